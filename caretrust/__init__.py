@@ -1,0 +1,3 @@
+from caretrust.celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,58 @@
+"""The audit trail: one append-only table, hash-chained.
+
+The database rejects UPDATE, DELETE and TRUNCATE on it (triggers in the migration), so not even
+a bug in the app can rewrite history; anyone who bypasses the triggers as the table's owner
+breaks the hash chain, which ``manage.py verify_audit`` detects. Actor and agency are stored as
+plain ids and names, not foreign keys, so deleting a user can never cascade into the trail.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Action(models.TextChoices):
+    LOGIN = "auth.login", "Signed in"
+    LOGIN_FAILED = "auth.login_failed", "Failed sign-in"
+    LOGOUT = "auth.logout", "Signed out"
+    AGENCY_SWITCHED = "auth.agency_switched", "Switched active agency"
+    PERSON_VIEWED = "person.viewed", "Viewed a person"
+    PERSON_SEARCHED = "person.searched", "Searched for people"
+    PERSON_CREATED = "person.created", "Registered a person"
+    PERSON_UPDATED = "person.updated", "Updated a person"
+    CASELOAD_LISTED = "casefile.listed", "Listed case files"
+    CASEFILE_OPENED = "casefile.opened", "Opened a case file"
+    CASEFILE_CLOSED = "casefile.closed", "Closed a case file"
+    CARER_LINKED = "carer.linked", "Linked a carer"
+    ACCESS_DENIED = "access.denied", "Access denied"
+    AGENCY_CREATED = "directory.agency_created", "Created an agency"
+    MEMBERSHIP_ADDED = "directory.membership_added", "Added a membership"
+    MEMBERSHIP_ENDED = "directory.membership_ended", "Ended a membership"
+    ADMIN_VIEW = "admin.view", "Viewed records in the admin"
+    ADMIN_CHANGE = "admin.change", "Changed a record in the admin"
+
+
+class AuditEvent(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    occurred_at = models.DateTimeField()
+    action = models.CharField(max_length=40, choices=Action.choices)
+    actor_id = models.BigIntegerField(null=True)
+    actor_username = models.CharField(max_length=150, blank=True)
+    agency_id = models.BigIntegerField(null=True)
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    person_id = models.UUIDField(null=True, db_index=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["actor_id", "id"], name="audit_by_actor"),
+            models.Index(fields=["person_id", "id"], name="audit_by_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.action} by {self.actor_username or 'system'}"

@@ -1,0 +1,31 @@
+"""View guards: who may use the case-work pages at all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+
+def agency_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed in and acting for an agency. Someone with several agencies and none chosen is
+    sent to choose one; someone with none gets a plain explanation (403), never a page of
+    somebody else's records."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.agency is None:  # type: ignore[attr-defined]
+            if request.agency_choices:  # type: ignore[attr-defined]
+                query = urlencode({"next": request.get_full_path()})
+                return redirect(f"{reverse('choose_agency')}?{query}")
+            return render(request, "directory/no_agency.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PeopleConfig(AppConfig):
+    name = "caretrust.people"
+    verbose_name = "People, carers and case files"

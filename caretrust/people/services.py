@@ -1,0 +1,111 @@
+"""Every write to people and case files: transactional and audited."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from caretrust.audit import services as audit
+from caretrust.audit.models import Action
+from caretrust.directory.models import Agency, Membership, Team
+from caretrust.people.models import CarerLink, CaseFile, Person
+from caretrust.people.validators import today_in_london
+
+PERSON_FIELDS = ("nhs_number", "given_name", "family_name", "date_of_birth", "address_line_1",
+                 "address_line_2", "town", "postcode", "gp_practice")
+
+
+class DuplicateNhsNumber(ValidationError):
+    """The NHS number is registered already. ``visible_person`` is that record only when the
+    caller's agency may see it; otherwise the caller learns nothing more than the fact."""
+
+    def __init__(self, visible_person: Person | None) -> None:
+        self.visible_person = visible_person
+        super().__init__({"nhs_number": "This NHS number is already registered."},
+                         code="duplicate")
+
+
+def register_person(*, agency: Agency, by: Any, lead_worker: Any | None = None,
+                    team: Team | None = None, **fields: Any) -> Person:
+    """Register a person and open the registering agency's case file on them, so the agency
+    can see the person it has just registered (and nobody else can, until shared)."""
+    from caretrust.people.selectors import registered_person_visible_to
+
+    unknown = set(fields) - set(PERSON_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown person fields: {', '.join(sorted(unknown))}.")
+    person = Person(**fields)
+    person.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            person.save(force_insert=True)
+            audit.record(Action.PERSON_CREATED, actor=by, agency=agency, obj=person,
+                         person_id=person.pk)
+            open_case_file(person=person, agency=agency, lead_worker=lead_worker or by,
+                           team=team, by=by)
+    except IntegrityError as exc:
+        if "nhs_number" not in str(exc):
+            raise
+        raise DuplicateNhsNumber(
+            registered_person_visible_to(agency=agency, nhs_number=person.nhs_number)) from None
+    return person
+
+
+def open_case_file(*, person: Person, agency: Agency, lead_worker: Any, by: Any,
+                   team: Team | None = None, opened_on: date | None = None) -> CaseFile:
+    """Open the agency's file on a person, led by one of the agency's current staff."""
+    if not Membership.objects.current().filter(user=lead_worker, agency=agency).exists():
+        raise ValidationError({"lead_worker": f"{lead_worker} does not work for {agency}."})
+    if team is not None and team.agency_id != agency.pk:
+        raise ValidationError({"team": f"{team.name} belongs to {team.agency}, not {agency}."})
+    case_file = CaseFile(person=person, agency=agency, lead_worker=lead_worker, team=team,
+                         opened_on=opened_on or today_in_london())
+    case_file.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            case_file.save(force_insert=True)
+            audit.record(Action.CASEFILE_OPENED, actor=by, agency=agency, obj=case_file,
+                         person_id=person.pk)
+    except IntegrityError:
+        raise ValidationError(f"{agency} already has a case file on this person.") from None
+    return case_file
+
+
+def close_case_file(*, case_file: CaseFile, closed_on: date, reason: str, by: Any) -> CaseFile:
+    """Close a file. Locks the row so two closures cannot both win."""
+    with transaction.atomic():
+        locked = CaseFile.objects.select_for_update().get(pk=case_file.pk)
+        if locked.closed_on is not None:
+            raise ValidationError("This case file is already closed.")
+        if closed_on < locked.opened_on or closed_on > today_in_london():
+            raise ValidationError({"closed_on": "A file closes on or after the day it opened, "
+                                                "and not in the future."})
+        locked.closed_on = closed_on
+        locked.closure_reason = reason
+        locked.version += 1
+        locked.save(update_fields=["closed_on", "closure_reason", "version"])
+        audit.record(Action.CASEFILE_CLOSED, actor=by, agency=locked.agency, obj=locked,
+                     person_id=locked.person_id, detail={"reason": reason})
+    return locked
+
+
+def link_carer(*, person: Person, carer: Person, relationship: str, hours_per_week: int,
+               by: Any, agency: Agency | None = None) -> CarerLink:
+    link = CarerLink(person=person, carer=carer, relationship=relationship,
+                     hours_per_week=hours_per_week)
+    if person.pk == carer.pk:
+        raise ValidationError("A person cannot be their own carer.")
+    link.full_clean(validate_unique=False, validate_constraints=False)
+    if not 0 <= hours_per_week <= 168:
+        raise ValidationError({"hours_per_week": "Enter hours of care from 0 to 168 a week."})
+    try:
+        with transaction.atomic():
+            link.save(force_insert=True)
+            audit.record(Action.CARER_LINKED, actor=by, agency=agency, obj=link,
+                         person_id=person.pk, detail={"carer": str(carer.pk)})
+    except IntegrityError:
+        raise ValidationError("This carer is already linked to this person.") from None
+    return link

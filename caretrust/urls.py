@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+from django.views.generic import RedirectView
+
+from caretrust.directory import views as directory_views
+from caretrust.people import views as people_views
+
+admin.site.site_header = "caretrust administration"
+admin.site.site_title = "caretrust admin"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="caseload", permanent=False)),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("agency/", directory_views.choose_agency, name="choose_agency"),
+    path("caseload/", people_views.caseload, name="caseload"),
+    path("people/", people_views.person_search, name="person_search"),
+    path("people/new/", people_views.person_register, name="person_register"),
+    path("people/<str:person_id>/", people_views.person_detail, name="person_detail"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,93 @@
+"""The standard cast, after healthchecks' Alice, Bob and Charlie:
+
+- ``council`` holds case files; ``carol`` is a care manager there.
+- ``hospital`` is an agency the council may come to share with; ``nina`` is a nurse there.
+- ``outsider_agency`` and ``oscar`` (an outsider) must never see anything of the others'.
+- ``dual`` works for both the council and the hospital.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from caretrust.directory import services as directory
+from caretrust.directory.models import AgencyKind, Role
+from tests.factories import AgencyFactory, CaseFileFactory, PersonFactory, UserFactory
+
+
+@pytest.fixture
+def council(db: Any) -> Any:
+    return AgencyFactory(name="Calderbridge Council Adult Social Care", slug="council",
+                         kind=AgencyKind.COUNCIL_ASC)
+
+
+@pytest.fixture
+def hospital(db: Any) -> Any:
+    return AgencyFactory(name="Calderbridge Hospitals NHS Trust", slug="hospital",
+                         kind=AgencyKind.ACUTE_TRUST)
+
+
+@pytest.fixture
+def outsider_agency(db: Any) -> Any:
+    return AgencyFactory(name="Westvale Community Health", slug="westvale",
+                         kind=AgencyKind.COMMUNITY_HEALTH)
+
+
+def _staff(username: str, agency: Any, role: str) -> Any:
+    user = UserFactory(username=username)
+    directory.add_membership(user=user, agency=agency, role=role)
+    return user
+
+
+@pytest.fixture
+def carol(council: Any) -> Any:
+    return _staff("carol", council, Role.CARE_MANAGER)
+
+
+@pytest.fixture
+def nina(hospital: Any) -> Any:
+    return _staff("nina", hospital, Role.NURSE)
+
+
+@pytest.fixture
+def oscar(outsider_agency: Any) -> Any:
+    return _staff("oscar", outsider_agency, Role.OCCUPATIONAL_THERAPIST)
+
+
+@pytest.fixture
+def dual(council: Any, hospital: Any) -> Any:
+    user = _staff("dual", council, Role.OCCUPATIONAL_THERAPIST)
+    directory.add_membership(user=user, agency=hospital, role=Role.OCCUPATIONAL_THERAPIST)
+    return user
+
+
+@pytest.fixture
+def council_file(council: Any, carol: Any) -> Any:
+    """A person with an open council case file led by carol."""
+    return CaseFileFactory(agency=council, lead_worker=carol, person=PersonFactory())
+
+
+@pytest.fixture
+def hospital_file(hospital: Any, nina: Any) -> Any:
+    return CaseFileFactory(agency=hospital, lead_worker=nina, person=PersonFactory())
+
+
+def signed_in(user: Any) -> Client:
+    """A client with a session for the user (the sign-in form itself is tested in
+    tests/directory/test_login.py)."""
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+@pytest.fixture
+def carol_client(carol: Any) -> Client:
+    return signed_in(carol)
+
+
+@pytest.fixture
+def oscar_client(oscar: Any) -> Client:
+    return signed_in(oscar)

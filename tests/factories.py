@@ -1,0 +1,91 @@
+"""factory_boy factories. People and agencies are created through the model layer with valid
+data; services are exercised by the tests themselves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+
+from caretrust.directory import services as directory
+from caretrust.directory.models import Agency, AgencyKind, Team
+from caretrust.people.models import CaseFile, Person
+from caretrust.people.validators import nhs_check_digit
+
+PASSWORD = "correct-horse-battery"
+
+
+@cache
+def hashed_password() -> str:
+    # Argon2 is deliberately slow: hash once per run, not once per user.
+    return make_password(PASSWORD)
+
+
+def valid_nhs_number(n: int) -> str:
+    """The n-th valid NHS number in the test range (starting 999): serials 2n and 2n+1 differ
+    by 2 in their weighted sum, so at most one of the pair can lack a check digit."""
+    for serial in (2 * n, 2 * n + 1):
+        first_nine = f"999{serial:06d}"
+        check = nhs_check_digit(first_nine)
+        if check is not None:
+            return f"{first_nine}{check}"
+    raise AssertionError("unreachable: one of two neighbouring serials always has a check digit")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name", locale="en_GB")
+    last_name = factory.Faker("last_name", locale="en_GB")
+    password = factory.LazyFunction(hashed_password)
+
+
+class AgencyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Agency
+
+    name = factory.Sequence(lambda n: f"Agency {n}")
+    slug = factory.Sequence(lambda n: f"agency-{n}")
+    kind = AgencyKind.COUNCIL_ASC
+
+    @classmethod
+    def _create(cls, model_class: type, *args: object, **kwargs: object) -> Agency:
+        return directory.create_agency(**kwargs)  # type: ignore[arg-type]
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+
+    agency = factory.SubFactory(AgencyFactory)
+    name = factory.Sequence(lambda n: f"Team {n}")
+    slug = factory.Sequence(lambda n: f"team-{n}")
+
+
+class PersonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Person
+
+    nhs_number = factory.Sequence(valid_nhs_number)
+    given_name = factory.Faker("first_name", locale="en_GB")
+    family_name = factory.Faker("last_name", locale="en_GB")
+    date_of_birth = factory.Sequence(lambda n: dt.date(1935, 1, 1) + dt.timedelta(days=97 * n))
+    address_line_1 = factory.Sequence(lambda n: f"{n + 1} Mill Lane")
+    town = "Calderbridge"
+    postcode = "HX1 2AB"
+
+
+class CaseFileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CaseFile
+
+    person = factory.SubFactory(PersonFactory)
+    agency = factory.SubFactory(AgencyFactory)
+    lead_worker = factory.SubFactory(UserFactory)
+    opened_on = dt.date(2026, 1, 5)
