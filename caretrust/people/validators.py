@@ -27,6 +27,18 @@ def nhs_check_digit(first_nine: str) -> int | None:
     return check
 
 
+def nth_test_nhs_number(n: int) -> str:
+    """The n-th valid NHS number in the range set aside for testing (starting 999), for demo
+    data and tests. Serials 2n and 2n+1 differ by 2 in their weighted sum, so at most one of
+    the pair can lack a check digit."""
+    for serial in (2 * n, 2 * n + 1):
+        first_nine = f"999{serial:06d}"
+        check = nhs_check_digit(first_nine)
+        if check is not None:
+            return f"{first_nine}{check}"
+    raise AssertionError("unreachable: one of two neighbouring serials has a check digit")
+
+
 def normalise_nhs_number(value: str) -> str:
     """Accept "943 476 5919" or "9434765919"; return ten digits."""
     digits = re.sub(r"\s+", "", str(value))

@@ -1,0 +1,20 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from caretrust.people.demo import DEMO_PASSWORD, STAFF, seed
+
+
+class Command(BaseCommand):
+    help = "Load the Calderbridge demo area (agencies, staff, people, carers, case files). Idempotent."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        report = seed()
+        if report.created:
+            made = ", ".join(f"{n} {kind}" for kind, n in report.created.items())
+            self.stdout.write(self.style.SUCCESS(f"Demo data loaded: {made}."))
+        else:
+            self.stdout.write("Demo data already present; nothing to add.")
+        if options["verbosity"] >= 1:
+            names = ", ".join(["admin"] + [s[0] for s in STAFF[:5]])
+            self.stdout.write(f"Demo sign-ins (password {DEMO_PASSWORD!r}): {names}")
