@@ -26,22 +26,37 @@ class AuditedAdmin(admin.ModelAdmin):
         response = super().changelist_view(request, extra_context)
         shown = getattr(getattr(response, "context_data", None) or {}, "get", lambda _k: None)("cl")
         ids = [str(obj.pk) for obj in shown.result_list] if shown is not None else []
-        audit.record(Action.ADMIN_VIEW, actor=request.user,
-                     detail={"model": self.model._meta.label, "list": ids})
+        audit.record(
+            Action.ADMIN_VIEW,
+            actor=request.user,
+            detail={"model": self.model._meta.label, "list": ids},
+        )
         return response
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: Any = None) -> HttpResponse:
-        audit.record(Action.ADMIN_VIEW, actor=request.user,
-                     detail={"model": self.model._meta.label, "id": object_id})
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        audit.record(
+            Action.ADMIN_VIEW,
+            actor=request.user,
+            detail={"model": self.model._meta.label, "id": object_id},
+        )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        audit.record(Action.ADMIN_CHANGE, actor=request.user, obj=obj,
-                     detail={"model": self.model._meta.label, "message": str(message)})
+        audit.record(
+            Action.ADMIN_CHANGE,
+            actor=request.user,
+            obj=obj,
+            detail={"model": self.model._meta.label, "message": str(message)},
+        )
         return super().log_change(request, obj, message)
 
     def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        audit.record(Action.ADMIN_CHANGE, actor=request.user, obj=obj,
-                     detail={"model": self.model._meta.label, "added": True})
+        audit.record(
+            Action.ADMIN_CHANGE,
+            actor=request.user,
+            obj=obj,
+            detail={"model": self.model._meta.label, "added": True},
+        )
         return super().log_addition(request, obj, message)

@@ -20,20 +20,23 @@ from tests.factories import AgencyFactory, CaseFileFactory, PersonFactory, UserF
 
 @pytest.fixture
 def council(db: Any) -> Any:
-    return AgencyFactory(name="Calderbridge Council Adult Social Care", slug="council",
-                         kind=AgencyKind.COUNCIL_ASC)
+    return AgencyFactory(
+        name="Calderbridge Council Adult Social Care", slug="council", kind=AgencyKind.COUNCIL_ASC
+    )
 
 
 @pytest.fixture
 def hospital(db: Any) -> Any:
-    return AgencyFactory(name="Calderbridge Hospitals NHS Trust", slug="hospital",
-                         kind=AgencyKind.ACUTE_TRUST)
+    return AgencyFactory(
+        name="Calderbridge Hospitals NHS Trust", slug="hospital", kind=AgencyKind.ACUTE_TRUST
+    )
 
 
 @pytest.fixture
 def outsider_agency(db: Any) -> Any:
-    return AgencyFactory(name="Westvale Community Health", slug="westvale",
-                         kind=AgencyKind.COMMUNITY_HEALTH)
+    return AgencyFactory(
+        name="Westvale Community Health", slug="westvale", kind=AgencyKind.COMMUNITY_HEALTH
+    )
 
 
 def _staff(username: str, agency: Any, role: str) -> Any:

@@ -25,8 +25,9 @@ class AgencyAdmin(AuditedAdmin):
         if change:
             super().save_model(request, obj, form, change)
         else:
-            created = services.create_agency(name=obj.name, slug=obj.slug, kind=obj.kind,
-                                             ods_code=obj.ods_code, by=request.user)
+            created = services.create_agency(
+                name=obj.name, slug=obj.slug, kind=obj.kind, ods_code=obj.ods_code, by=request.user
+            )
             obj.pk, obj.group = created.pk, created.group
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -58,8 +59,9 @@ class MembershipAdmin(AuditedAdmin):
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         if change:
             return
-        created = services.add_membership(user=obj.user, agency=obj.agency, role=obj.role,
-                                          team=obj.team, by=request.user)
+        created = services.add_membership(
+            user=obj.user, agency=obj.agency, role=obj.role, team=obj.team, by=request.user
+        )
         obj.pk = created.pk
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:

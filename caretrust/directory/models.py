@@ -79,11 +79,14 @@ class Agency(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     kind = models.CharField(max_length=30, choices=AgencyKind.choices)
     ods_code = models.CharField(
-        "ODS code", max_length=10, blank=True,
+        "ODS code",
+        max_length=10,
+        blank=True,
         help_text="Organisation Data Service code, for NHS bodies and GP practices.",
     )
-    group = models.OneToOneField(Group, on_delete=models.PROTECT, related_name="agency",
-                                 editable=False)
+    group = models.OneToOneField(
+        Group, on_delete=models.PROTECT, related_name="agency", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -126,12 +129,14 @@ class Membership(models.Model):
     """A user's role at an agency. Ended, never deleted, so the history of who worked where
     (and so who could see what) survives."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                             related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships"
+    )
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="memberships")
     role = models.CharField(max_length=30, choices=Role.choices)
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True,
-                             related_name="memberships")
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="memberships"
+    )
     started_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
 
@@ -141,7 +146,8 @@ class Membership(models.Model):
         ordering = ["agency__name", "role"]
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "agency", "role"], condition=Q(ended_at__isnull=True),
+                fields=["user", "agency", "role"],
+                condition=Q(ended_at__isnull=True),
                 name="membership_one_current_role_per_agency",
             ),
             models.CheckConstraint(

@@ -14,5 +14,6 @@ def agencies_of(user: AbstractBaseUser) -> QuerySet[Agency]:
 
 
 def roles_at(user: AbstractBaseUser, agency: Agency) -> set[str]:
-    return set(Membership.objects.current().filter(user=user, agency=agency)
-               .values_list("role", flat=True))
+    return set(
+        Membership.objects.current().filter(user=user, agency=agency).values_list("role", flat=True)
+    )

@@ -12,32 +12,49 @@ from caretrust.audit.models import Action
 from caretrust.directory.models import Agency, Membership, Role, Team
 
 
-def create_agency(*, name: str, slug: str, kind: str, ods_code: str = "", by: object = None
-                  ) -> Agency:
+def create_agency(
+    *, name: str, slug: str, kind: str, ods_code: str = "", by: object = None
+) -> Agency:
     """Create an agency and the one group its object permissions are granted to."""
     with transaction.atomic():
         group = Group.objects.create(name=f"agency:{slug}")
         agency = Agency(name=name, slug=slug, kind=kind, ods_code=ods_code, group=group)
         agency.full_clean()
         agency.save()
-        audit.record(Action.AGENCY_CREATED, actor=by, agency=agency, obj=agency,
-                     detail={"name": name, "kind": kind})
+        audit.record(
+            Action.AGENCY_CREATED,
+            actor=by,
+            agency=agency,
+            obj=agency,
+            detail={"name": name, "kind": kind},
+        )
     return agency
 
 
-def add_membership(*, user: AbstractBaseUser, agency: Agency, role: str,
-                   team: Team | None = None, by: object = None) -> Membership:
+def add_membership(
+    *,
+    user: AbstractBaseUser,
+    agency: Agency,
+    role: str,
+    team: Team | None = None,
+    by: object = None,
+) -> Membership:
     """Give a user a role at an agency and put them in the agency's group.
 
     A role must belong to one of the agency's sectors (a council has no GPs; a care trust has
     both health and social-care staff) and a team must belong to the same agency.
     """
     if role not in Role.values:
-        raise ValidationError({"role": f"{role!r} is not a role; expected one of "
-                                       f"{', '.join(Role.values)}."})
+        raise ValidationError(
+            {"role": f"{role!r} is not a role; expected one of {', '.join(Role.values)}."}
+        )
     if not agency.allows_role(role):
-        raise ValidationError({"role": f"A {agency.get_kind_display().lower()} has no "
-                                       f"{Role(role).label.lower()} role."})
+        raise ValidationError(
+            {
+                "role": f"A {agency.get_kind_display().lower()} has no "
+                f"{Role(role).label.lower()} role."
+            }
+        )
     if team is not None and team.agency_id != agency.pk:
         raise ValidationError({"team": f"{team.name} belongs to {team.agency}, not {agency}."})
     with transaction.atomic():
@@ -45,8 +62,13 @@ def add_membership(*, user: AbstractBaseUser, agency: Agency, role: str,
             raise ValidationError(f"{user} is already a {Role(role).label.lower()} at {agency}.")
         membership = Membership.objects.create(user=user, agency=agency, role=role, team=team)
         agency.group.user_set.add(user)
-        audit.record(Action.MEMBERSHIP_ADDED, actor=by, agency=agency, obj=membership,
-                     detail={"user": user.get_username(), "role": role})
+        audit.record(
+            Action.MEMBERSHIP_ADDED,
+            actor=by,
+            agency=agency,
+            obj=membership,
+            detail={"user": user.get_username(), "role": role},
+        )
     return membership
 
 
@@ -59,12 +81,20 @@ def end_membership(*, membership: Membership, by: object = None) -> Membership:
             return locked
         locked.ended_at = timezone.now()
         locked.save(update_fields=["ended_at"])
-        still_member = Membership.objects.current().filter(
-            user_id=locked.user_id, agency_id=locked.agency_id).exists()
+        still_member = (
+            Membership.objects.current()
+            .filter(user_id=locked.user_id, agency_id=locked.agency_id)
+            .exists()
+        )
         if not still_member:
             locked.agency.group.user_set.remove(locked.user)
-        audit.record(Action.MEMBERSHIP_ENDED, actor=by, agency=locked.agency, obj=locked,
-                     detail={"user": locked.user.get_username(), "role": locked.role})
+        audit.record(
+            Action.MEMBERSHIP_ENDED,
+            actor=by,
+            agency=locked.agency,
+            obj=locked,
+            detail={"user": locked.user.get_username(), "role": locked.role},
+        )
     return locked
 
 
@@ -74,8 +104,9 @@ def sync_agency_groups() -> int:
     changed = 0
     with transaction.atomic():
         for agency in Agency.objects.select_related("group"):
-            wanted = set(Membership.objects.current().filter(agency=agency)
-                         .values_list("user_id", flat=True))
+            wanted = set(
+                Membership.objects.current().filter(agency=agency).values_list("user_id", flat=True)
+            )
             have = set(agency.group.user_set.values_list("pk", flat=True))
             if wanted - have:
                 agency.group.user_set.add(*(wanted - have))

@@ -23,7 +23,10 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 
 @receiver(user_login_failed)
-def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None,
-                  **kwargs: Any) -> None:
+def _login_failed(
+    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
+) -> None:
     # The attempted name is kept for investigation; it is never shown back to anyone.
-    audit.record(Action.LOGIN_FAILED, detail={"username": str(credentials.get("username", ""))[:150]})
+    audit.record(
+        Action.LOGIN_FAILED, detail={"username": str(credentials.get("username", ""))[:150]}
+    )

@@ -34,5 +34,9 @@ def choose_agency(request: HttpRequest) -> HttpResponse:
             request.session[SESSION_KEY] = chosen.pk
             audit.record(Action.AGENCY_SWITCHED, actor=request.user, agency=chosen)
             return redirect(next_url)
-    return render(request, "directory/choose_agency.html",
-                  {"next": next_url, "error": error}, status=400 if error else 200)
+    return render(
+        request,
+        "directory/choose_agency.html",
+        {"next": next_url, "error": error},
+        status=400 if error else 200,
+    )

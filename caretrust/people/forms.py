@@ -31,8 +31,9 @@ class DateOfBirthField(forms.DateField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("label", "Date of birth")
         kwargs.setdefault("help_text", "For example, 1944-03-27 or 27/03/1944")
-        kwargs.setdefault("error_messages", {
-            "invalid": "Enter a real date of birth, for example 27/03/1944."})
+        kwargs.setdefault(
+            "error_messages", {"invalid": "Enter a real date of birth, for example 27/03/1944."}
+        )
         super().__init__(**kwargs)
 
     def clean(self, value: Any) -> Any:
@@ -45,8 +46,12 @@ class DateOfBirthField(forms.DateField):
 class PersonSearchForm(forms.Form):
     nhs_number = NhsNumberField(required=False)
     family_name = forms.CharField(required=False, max_length=100, label="Family name")
-    given_name = forms.CharField(required=False, max_length=100, label="Given name",
-                                 help_text="Optional; the start of the name is enough")
+    given_name = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Given name",
+        help_text="Optional; the start of the name is enough",
+    )
     date_of_birth = DateOfBirthField(required=False)
 
     def clean(self) -> dict[str, Any]:
@@ -57,15 +62,18 @@ class PersonSearchForm(forms.Form):
             return data
         if not data.get("family_name") or not data.get("date_of_birth"):
             raise ValidationError(
-                "Enter an NHS number, or a family name and a date of birth.", code="incomplete")
+                "Enter an NHS number, or a family name and a date of birth.", code="incomplete"
+            )
         return data
 
     def to_query(self) -> PersonQuery:
         d = self.cleaned_data
-        return PersonQuery(nhs_number=d.get("nhs_number", ""),
-                           family_name=(d.get("family_name") or "").strip(),
-                           given_name=(d.get("given_name") or "").strip(),
-                           date_of_birth=d.get("date_of_birth"))
+        return PersonQuery(
+            nhs_number=d.get("nhs_number", ""),
+            family_name=(d.get("family_name") or "").strip(),
+            given_name=(d.get("given_name") or "").strip(),
+            date_of_birth=d.get("date_of_birth"),
+        )
 
 
 class PersonRegistrationForm(forms.ModelForm):
@@ -74,8 +82,17 @@ class PersonRegistrationForm(forms.ModelForm):
 
     class Meta:
         model = Person
-        fields = ["nhs_number", "given_name", "family_name", "date_of_birth", "address_line_1",
-                  "address_line_2", "town", "postcode", "gp_practice"]
+        fields = [
+            "nhs_number",
+            "given_name",
+            "family_name",
+            "date_of_birth",
+            "address_line_1",
+            "address_line_2",
+            "town",
+            "postcode",
+            "gp_practice",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -38,7 +38,10 @@ class PersonQuerySet(models.QuerySet["Person"]):
 class Person(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     nhs_number = models.CharField(
-        "NHS number", max_length=10, unique=True, validators=[validate_nhs_number],
+        "NHS number",
+        max_length=10,
+        unique=True,
+        validators=[validate_nhs_number],
         error_messages={"unique": "This NHS number is already registered."},
     )
     given_name = models.CharField(max_length=100)
@@ -49,8 +52,13 @@ class Person(models.Model):
     town = models.CharField("Town or city", max_length=100)
     postcode = models.CharField(max_length=8, validators=[validate_postcode])
     gp_practice = models.ForeignKey(
-        Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="registered_persons",
-        limit_choices_to={"kind": AgencyKind.GP_PRACTICE}, verbose_name="registered GP practice",
+        Agency,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="registered_persons",
+        limit_choices_to={"kind": AgencyKind.GP_PRACTICE},
+        verbose_name="registered GP practice",
     )
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -61,12 +69,14 @@ class Person(models.Model):
     class Meta:
         ordering = ["family_name", "given_name", "date_of_birth"]
         indexes = [
-            models.Index(models.functions.Upper("family_name"), "date_of_birth",
-                         name="person_name_dob"),
+            models.Index(
+                models.functions.Upper("family_name"), "date_of_birth", name="person_name_dob"
+            ),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(nhs_number__regex=r"^[0-9]{10}$"),
-                                   name="person_nhs_number_ten_digits"),
+            models.CheckConstraint(
+                condition=Q(nhs_number__regex=r"^[0-9]{10}$"), name="person_nhs_number_ten_digits"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -102,16 +112,19 @@ class CarerLink(models.Model):
     carer = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="caring_for")
     relationship = models.CharField(max_length=20, choices=CarerRelationship.choices)
     hours_per_week = models.PositiveSmallIntegerField(
-        help_text="Hours of care given in a typical week (0-168).")
+        help_text="Hours of care given in a typical week (0-168)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["person", "carer"], name="carer_link_unique"),
-            models.CheckConstraint(condition=~Q(person=models.F("carer")),
-                                   name="carer_is_someone_else"),
-            models.CheckConstraint(condition=Q(hours_per_week__lte=168),
-                                   name="carer_hours_within_a_week"),
+            models.CheckConstraint(
+                condition=~Q(person=models.F("carer")), name="carer_is_someone_else"
+            ),
+            models.CheckConstraint(
+                condition=Q(hours_per_week__lte=168), name="carer_hours_within_a_week"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -128,10 +141,12 @@ class CaseFile(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="case_files")
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="case_files")
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True,
-                             related_name="case_files")
-    lead_worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                    related_name="led_case_files")
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="case_files"
+    )
+    lead_worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="led_case_files"
+    )
     opened_on = models.DateField(validators=[validate_not_in_future])
     closed_on = models.DateField(null=True, blank=True, validators=[validate_not_in_future])
     closure_reason = models.CharField(max_length=200, blank=True)
@@ -150,8 +165,11 @@ class CaseFile(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["agency", "lead_worker"], condition=Q(closed_on__isnull=True),
-                         name="case_file_open_caseload"),
+            models.Index(
+                fields=["agency", "lead_worker"],
+                condition=Q(closed_on__isnull=True),
+                name="case_file_open_caseload",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -21,11 +21,20 @@ PAGE_SIZE = 25
 
 def caseload(*, user: Any, agency: Agency, page: int | str | None = 1) -> Page[CaseFile]:
     """The worker's open case files at their active agency, oldest first so nobody waits."""
-    files = (CaseFile.objects.visible_to(agency).open().filter(lead_worker=user)
-             .select_related("person", "team").order_by("opened_on", "id"))
+    files = (
+        CaseFile.objects.visible_to(agency)
+        .open()
+        .filter(lead_worker=user)
+        .select_related("person", "team")
+        .order_by("opened_on", "id")
+    )
     result = Paginator(files, PAGE_SIZE).get_page(page)
-    audit.record(Action.CASELOAD_LISTED, actor=user, agency=agency,
-                 detail={"page": result.number, "case_files": [str(f.pk) for f in result]})
+    audit.record(
+        Action.CASELOAD_LISTED,
+        actor=user,
+        agency=agency,
+        detail={"page": result.number, "case_files": [str(f.pk) for f in result]},
+    )
     return result
 
 
@@ -40,22 +49,31 @@ class PersonQuery:
         return {k: str(v) for k, v in self.__dict__.items() if v}
 
 
-def search_persons(*, user: Any, agency: Agency, query: PersonQuery,
-                   page: int | str | None = 1) -> Page[Person]:
+def search_persons(
+    *, user: Any, agency: Agency, query: PersonQuery, page: int | str | None = 1
+) -> Page[Person]:
     """Find people by NHS number, or by family name (and optionally given name) with date of
     birth, among those the agency may see. The query and the ids returned are audited."""
     people: QuerySet[Person] = Person.objects.visible_to(agency)
     if query.nhs_number:
         people = people.filter(nhs_number=query.nhs_number)
     else:
-        people = people.filter(family_name__iexact=query.family_name,
-                               date_of_birth=query.date_of_birth)
+        people = people.filter(
+            family_name__iexact=query.family_name, date_of_birth=query.date_of_birth
+        )
         if query.given_name:
             people = people.filter(given_name__istartswith=query.given_name)
     result = Paginator(people.order_by("family_name", "given_name", "id"), PAGE_SIZE).get_page(page)
-    audit.record(Action.PERSON_SEARCHED, actor=user, agency=agency,
-                 detail={"query": query.as_audit(), "page": result.number,
-                         "persons": [str(p.pk) for p in result]})
+    audit.record(
+        Action.PERSON_SEARCHED,
+        actor=user,
+        agency=agency,
+        detail={
+            "query": query.as_audit(),
+            "page": result.number,
+            "persons": [str(p.pk) for p in result],
+        },
+    )
     return result
 
 
@@ -66,21 +84,36 @@ def _parse_uuid(value: object) -> UUID | None:
         return None
 
 
-def get_visible_person(*, user: Any, agency: Agency, person_id: object,
-                       purpose: str = "view") -> Person:
+def get_visible_person(
+    *, user: Any, agency: Agency, person_id: object, purpose: str = "view"
+) -> Person:
     """A person the agency may see, or Http404, whether the person is missing or hidden: the
     two answers are identical to the caller and told apart only in the audit trail."""
     pk = _parse_uuid(person_id)
     person = Person.objects.visible_to(agency).filter(pk=pk).first() if pk else None
     if person is None:
         exists = pk is not None and Person.objects.filter(pk=pk).exists()
-        audit.record(Action.ACCESS_DENIED, actor=user, agency=agency,
-                     person_id=pk if exists else None,
-                     detail={"object": "person", "id": str(person_id)[:64], "purpose": purpose,
-                             "reason": "not_permitted" if exists else "not_found"})
+        audit.record(
+            Action.ACCESS_DENIED,
+            actor=user,
+            agency=agency,
+            person_id=pk if exists else None,
+            detail={
+                "object": "person",
+                "id": str(person_id)[:64],
+                "purpose": purpose,
+                "reason": "not_permitted" if exists else "not_found",
+            },
+        )
         raise Http404("No such person.")
-    audit.record(Action.PERSON_VIEWED, actor=user, agency=agency, obj=person,
-                 person_id=person.pk, detail={"purpose": purpose})
+    audit.record(
+        Action.PERSON_VIEWED,
+        actor=user,
+        agency=agency,
+        obj=person,
+        person_id=person.pk,
+        detail={"purpose": purpose},
+    )
     return person
 
 
@@ -96,13 +129,19 @@ class PersonRecord:
 def person_record(*, user: Any, agency: Agency, person_id: object) -> PersonRecord:
     """Everything on one person the active agency may see, in a fixed number of queries."""
     person = get_visible_person(user=user, agency=agency, person_id=person_id)
-    files = list(CaseFile.objects.visible_to(agency).filter(person=person)
-                 .select_related("agency", "team", "lead_worker"))
+    files = list(
+        CaseFile.objects.visible_to(agency)
+        .filter(person=person)
+        .select_related("agency", "team", "lead_worker")
+    )
     carers = list(person.carer_links.select_related("carer").order_by("-hours_per_week"))
     cared_for = list(person.caring_for.select_related("person"))
     linked = {link.carer_id for link in carers} | {link.person_id for link in cared_for}
-    visible = set(Person.objects.visible_to(agency).filter(pk__in=linked)
-                  .values_list("pk", flat=True)) if linked else set()
+    visible = (
+        set(Person.objects.visible_to(agency).filter(pk__in=linked).values_list("pk", flat=True))
+        if linked
+        else set()
+    )
     return PersonRecord(person, files, carers, cared_for, visible)
 
 

@@ -14,8 +14,17 @@ from caretrust.directory.models import Agency, Membership, Team
 from caretrust.people.models import CarerLink, CaseFile, Person
 from caretrust.people.validators import today_in_london
 
-PERSON_FIELDS = ("nhs_number", "given_name", "family_name", "date_of_birth", "address_line_1",
-                 "address_line_2", "town", "postcode", "gp_practice")
+PERSON_FIELDS = (
+    "nhs_number",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "address_line_1",
+    "address_line_2",
+    "town",
+    "postcode",
+    "gp_practice",
+)
 
 
 class DuplicateNhsNumber(ValidationError):
@@ -24,12 +33,17 @@ class DuplicateNhsNumber(ValidationError):
 
     def __init__(self, visible_person: Person | None) -> None:
         self.visible_person = visible_person
-        super().__init__({"nhs_number": "This NHS number is already registered."},
-                         code="duplicate")
+        super().__init__({"nhs_number": "This NHS number is already registered."}, code="duplicate")
 
 
-def register_person(*, agency: Agency, by: Any, lead_worker: Any | None = None,
-                    team: Team | None = None, **fields: Any) -> Person:
+def register_person(
+    *,
+    agency: Agency,
+    by: Any,
+    lead_worker: Any | None = None,
+    team: Team | None = None,
+    **fields: Any,
+) -> Person:
     """Register a person and open the registering agency's case file on them, so the agency
     can see the person it has just registered (and nobody else can, until shared)."""
     from caretrust.people.selectors import registered_person_visible_to
@@ -42,33 +56,49 @@ def register_person(*, agency: Agency, by: Any, lead_worker: Any | None = None,
     try:
         with transaction.atomic():
             person.save(force_insert=True)
-            audit.record(Action.PERSON_CREATED, actor=by, agency=agency, obj=person,
-                         person_id=person.pk)
-            open_case_file(person=person, agency=agency, lead_worker=lead_worker or by,
-                           team=team, by=by)
+            audit.record(
+                Action.PERSON_CREATED, actor=by, agency=agency, obj=person, person_id=person.pk
+            )
+            open_case_file(
+                person=person, agency=agency, lead_worker=lead_worker or by, team=team, by=by
+            )
     except IntegrityError as exc:
         if "nhs_number" not in str(exc):
             raise
         raise DuplicateNhsNumber(
-            registered_person_visible_to(agency=agency, nhs_number=person.nhs_number)) from None
+            registered_person_visible_to(agency=agency, nhs_number=person.nhs_number)
+        ) from None
     return person
 
 
-def open_case_file(*, person: Person, agency: Agency, lead_worker: Any, by: Any,
-                   team: Team | None = None, opened_on: date | None = None) -> CaseFile:
+def open_case_file(
+    *,
+    person: Person,
+    agency: Agency,
+    lead_worker: Any,
+    by: Any,
+    team: Team | None = None,
+    opened_on: date | None = None,
+) -> CaseFile:
     """Open the agency's file on a person, led by one of the agency's current staff."""
     if not Membership.objects.current().filter(user=lead_worker, agency=agency).exists():
         raise ValidationError({"lead_worker": f"{lead_worker} does not work for {agency}."})
     if team is not None and team.agency_id != agency.pk:
         raise ValidationError({"team": f"{team.name} belongs to {team.agency}, not {agency}."})
-    case_file = CaseFile(person=person, agency=agency, lead_worker=lead_worker, team=team,
-                         opened_on=opened_on or today_in_london())
+    case_file = CaseFile(
+        person=person,
+        agency=agency,
+        lead_worker=lead_worker,
+        team=team,
+        opened_on=opened_on or today_in_london(),
+    )
     case_file.full_clean(validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
             case_file.save(force_insert=True)
-            audit.record(Action.CASEFILE_OPENED, actor=by, agency=agency, obj=case_file,
-                         person_id=person.pk)
+            audit.record(
+                Action.CASEFILE_OPENED, actor=by, agency=agency, obj=case_file, person_id=person.pk
+            )
     except IntegrityError:
         raise ValidationError(f"{agency} already has a case file on this person.") from None
     return case_file
@@ -81,21 +111,36 @@ def close_case_file(*, case_file: CaseFile, closed_on: date, reason: str, by: An
         if locked.closed_on is not None:
             raise ValidationError("This case file is already closed.")
         if closed_on < locked.opened_on or closed_on > today_in_london():
-            raise ValidationError({"closed_on": "A file closes on or after the day it opened, "
-                                                "and not in the future."})
+            raise ValidationError(
+                {"closed_on": "A file closes on or after the day it opened, and not in the future."}
+            )
         locked.closed_on = closed_on
         locked.closure_reason = reason
         locked.version += 1
         locked.save(update_fields=["closed_on", "closure_reason", "version"])
-        audit.record(Action.CASEFILE_CLOSED, actor=by, agency=locked.agency, obj=locked,
-                     person_id=locked.person_id, detail={"reason": reason})
+        audit.record(
+            Action.CASEFILE_CLOSED,
+            actor=by,
+            agency=locked.agency,
+            obj=locked,
+            person_id=locked.person_id,
+            detail={"reason": reason},
+        )
     return locked
 
 
-def link_carer(*, person: Person, carer: Person, relationship: str, hours_per_week: int,
-               by: Any, agency: Agency | None = None) -> CarerLink:
-    link = CarerLink(person=person, carer=carer, relationship=relationship,
-                     hours_per_week=hours_per_week)
+def link_carer(
+    *,
+    person: Person,
+    carer: Person,
+    relationship: str,
+    hours_per_week: int,
+    by: Any,
+    agency: Agency | None = None,
+) -> CarerLink:
+    link = CarerLink(
+        person=person, carer=carer, relationship=relationship, hours_per_week=hours_per_week
+    )
     if person.pk == carer.pk:
         raise ValidationError("A person cannot be their own carer.")
     link.full_clean(validate_unique=False, validate_constraints=False)
@@ -104,8 +149,14 @@ def link_carer(*, person: Person, carer: Person, relationship: str, hours_per_we
     try:
         with transaction.atomic():
             link.save(force_insert=True)
-            audit.record(Action.CARER_LINKED, actor=by, agency=agency, obj=link,
-                         person_id=person.pk, detail={"carer": str(carer.pk)})
+            audit.record(
+                Action.CARER_LINKED,
+                actor=by,
+                agency=agency,
+                obj=link,
+                person_id=person.pk,
+                detail={"carer": str(carer.pk)},
+            )
     except IntegrityError:
         raise ValidationError("This carer is already linked to this person.") from None
     return link

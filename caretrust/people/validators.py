@@ -47,14 +47,19 @@ def normalise_nhs_number(value: str) -> str:
     if not digits.isdigit():
         raise ValidationError(
             "An NHS number contains only digits (spaces are allowed); it must be 10 digits, "
-            "like 943 476 5919.", code="not_digits")
+            "like 943 476 5919.",
+            code="not_digits",
+        )
     if len(digits) != 10:
         raise ValidationError(
-            f"An NHS number is 10 digits; this has {len(digits)}.", code="wrong_length")
+            f"An NHS number is 10 digits; this has {len(digits)}.", code="wrong_length"
+        )
     if nhs_check_digit(digits[:9]) != int(digits[9]):
         raise ValidationError(
             "This is not a valid NHS number: its check digit is wrong. Check it was typed "
-            "correctly.", code="bad_check_digit")
+            "correctly.",
+            code="bad_check_digit",
+        )
     return digits
 
 
@@ -80,7 +85,8 @@ def normalise_postcode(value: str) -> str:
     match = _POSTCODE.match(compact)
     if not match or (match["out"] == "GIR" and match["in"] != "0AA"):
         raise ValidationError(
-            "Enter a full UK postcode, like LS1 4AP or SW1A 2AA.", code="bad_postcode")
+            "Enter a full UK postcode, like LS1 4AP or SW1A 2AA.", code="bad_postcode"
+        )
     return f"{match['out']} {match['in']}"
 
 

@@ -11,8 +11,11 @@ from caretrust.people.forms import PersonRegistrationForm, PersonSearchForm
 
 @agency_required
 def caseload(request: HttpRequest) -> HttpResponse:
-    page = selectors.caseload(user=request.user, agency=request.agency,  # type: ignore[attr-defined]
-                              page=request.GET.get("page"))
+    page = selectors.caseload(
+        user=request.user,
+        agency=request.agency,  # type: ignore[attr-defined]
+        page=request.GET.get("page"),
+    )
     return render(request, "people/caseload.html", {"page": page})
 
 
@@ -21,19 +24,30 @@ def person_search(request: HttpRequest) -> HttpResponse:
     form = PersonSearchForm(request.GET or None)
     page = None
     if request.GET and form.is_valid():
-        page = selectors.search_persons(user=request.user, agency=request.agency,  # type: ignore[attr-defined]
-                                        query=form.to_query(), page=request.GET.get("page"))
+        page = selectors.search_persons(
+            user=request.user,
+            agency=request.agency,  # type: ignore[attr-defined]
+            query=form.to_query(),
+            page=request.GET.get("page"),
+        )
     params = request.GET.copy()
     params.pop("page", None)
     status = 400 if request.GET and not form.is_valid() else 200
-    return render(request, "people/search.html",
-                  {"form": form, "page": page, "query_string": params.urlencode()}, status=status)
+    return render(
+        request,
+        "people/search.html",
+        {"form": form, "page": page, "query_string": params.urlencode()},
+        status=status,
+    )
 
 
 @agency_required
 def person_detail(request: HttpRequest, person_id: str) -> HttpResponse:
-    record = selectors.person_record(user=request.user, agency=request.agency,  # type: ignore[attr-defined]
-                                     person_id=person_id)
+    record = selectors.person_record(
+        user=request.user,
+        agency=request.agency,  # type: ignore[attr-defined]
+        person_id=person_id,
+    )
     return render(request, "people/person.html", {"record": record, "person": record.person})
 
 
@@ -43,8 +57,11 @@ def person_register(request: HttpRequest) -> HttpResponse:
     existing = None
     if request.method == "POST" and form.is_valid():
         try:
-            person = services.register_person(agency=request.agency, by=request.user,  # type: ignore[attr-defined]
-                                              **form.cleaned_data)
+            person = services.register_person(
+                agency=request.agency,
+                by=request.user,  # type: ignore[attr-defined]
+                **form.cleaned_data,
+            )
         except services.DuplicateNhsNumber as exc:
             existing = exc.visible_person
             form.add_error("nhs_number", exc.messages[0])
@@ -53,5 +70,6 @@ def person_register(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("person_detail", person_id=person.pk)
     status = 400 if request.method == "POST" else 200
-    return render(request, "people/register.html", {"form": form, "existing": existing},
-                  status=status)
+    return render(
+        request, "people/register.html", {"form": form, "existing": existing}, status=status
+    )

@@ -12,5 +12,7 @@ class Command(BaseCommand):
         if breaks:
             for item in breaks:
                 self.stderr.write(f"audit event #{item.event_id}: {item.problem}")
-            raise CommandError(f"The audit trail has been tampered with ({len(breaks)} problem(s)).")
+            raise CommandError(
+                f"The audit trail has been tampered with ({len(breaks)} problem(s))."
+            )
         self.stdout.write(f"Audit trail intact: {AuditEvent.objects.count()} events verified.")

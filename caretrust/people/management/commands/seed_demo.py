@@ -6,7 +6,9 @@ from caretrust.people.demo import DEMO_PASSWORD, STAFF, seed
 
 
 class Command(BaseCommand):
-    help = "Load the Calderbridge demo area (agencies, staff, people, carers, case files). Idempotent."
+    help = (
+        "Load the Calderbridge demo area (agencies, staff, people, carers, case files). Idempotent."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         report = seed()
