@@ -7,6 +7,7 @@ SECRET_KEY must be given. DATABASE_URL unset starts an embedded PostgreSQL (see
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -104,6 +105,10 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+if TESTING:
+    # One test database per run, so two suites on one server (two terminals, or helpers on a
+    # shared embedded PostgreSQL) never drop each other's database mid-run.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, Celery -------------------------------------------------------------------------

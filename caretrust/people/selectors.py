@@ -142,9 +142,30 @@ def person_record(*, user: Any, agency: Agency, person_id: object) -> PersonReco
         if linked
         else set()
     )
+    # A carer's name on this page is a sight of the carer's record too: account for it under
+    # the carer, so their own "who has seen my record" report includes it.
+    for other in sorted(linked, key=str):
+        audit.record(
+            Action.PERSON_VIEWED,
+            actor=user,
+            agency=agency,
+            person_id=other,
+            detail={"purpose": "named_as_carer_link", "on_record_of": str(person.pk)},
+        )
     return PersonRecord(person, files, carers, cared_for, visible)
 
 
-def registered_person_visible_to(*, agency: Agency, nhs_number: str) -> Person | None:
-    """For a duplicate NHS number: the existing record, only if the agency may see it."""
-    return Person.objects.visible_to(agency).filter(nhs_number=nhs_number).first()
+def registered_person_visible_to(*, user: Any, agency: Agency, nhs_number: str) -> Person | None:
+    """For a duplicate NHS number: the existing record, only if the agency may see it (and
+    then the sight of it is audited like any other read)."""
+    person = Person.objects.visible_to(agency).filter(nhs_number=nhs_number).first()
+    if person is not None:
+        audit.record(
+            Action.PERSON_VIEWED,
+            actor=user,
+            agency=agency,
+            obj=person,
+            person_id=person.pk,
+            detail={"purpose": "duplicate_nhs_number"},
+        )
+    return person

@@ -12,6 +12,7 @@ from caretrust.audit import services as audit
 from caretrust.audit.models import Action
 from caretrust.directory.models import Agency, Membership, Team
 from caretrust.people.models import CarerLink, CaseFile, Person
+from caretrust.people.selectors import registered_person_visible_to
 from caretrust.people.validators import today_in_london
 
 PERSON_FIELDS = (
@@ -46,8 +47,6 @@ def register_person(
 ) -> Person:
     """Register a person and open the registering agency's case file on them, so the agency
     can see the person it has just registered (and nobody else can, until shared)."""
-    from caretrust.people.selectors import registered_person_visible_to
-
     unknown = set(fields) - set(PERSON_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown person fields: {', '.join(sorted(unknown))}.")
@@ -66,7 +65,7 @@ def register_person(
         if "nhs_number" not in str(exc):
             raise
         raise DuplicateNhsNumber(
-            registered_person_visible_to(agency=agency, nhs_number=person.nhs_number)
+            registered_person_visible_to(user=by, agency=agency, nhs_number=person.nhs_number)
         ) from None
     return person
 

@@ -31,6 +31,8 @@ def nth_test_nhs_number(n: int) -> str:
     """The n-th valid NHS number in the range set aside for testing (starting 999), for demo
     data and tests. Serials 2n and 2n+1 differ by 2 in their weighted sum, so at most one of
     the pair can lack a check digit."""
+    if not 0 <= n < 500_000:
+        raise ValueError(f"n={n} is outside the test range; expected 0 <= n < 500000.")
     for serial in (2 * n, 2 * n + 1):
         first_nine = f"999{serial:06d}"
         check = nhs_check_digit(first_nine)
