@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from caretrust import env
@@ -44,12 +45,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "axes",
     "guardian",
     "rest_framework",
     "caretrust.audit",
     "caretrust.directory",
     "caretrust.people",
+    "caretrust.sharing",
 ]
 
 MIDDLEWARE = [
@@ -126,6 +129,32 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "Europe/London"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE = {
+    # Expiry is enforced in every visibility query; this only tidies statuses and rows.
+    "expire-lapsed-sharing-bases": {
+        "task": "caretrust.sharing.tasks.expire_lapsed_bases",
+        "schedule": 300.0,
+    },
+    "recompute-sharing-projection": {
+        "task": "caretrust.sharing.tasks.recompute_sharing_projection",
+        "schedule": crontab(hour=2, minute=30),
+    },
+}
+
+# --- Email ---------------------------------------------------------------------------------
+EMAIL_BACKEND = env.string(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env.string("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.integer("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.string("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.string("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env.boolean("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "caretrust <caretrust@localhost>")
+SITE_URL = (env.string("SITE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
 
 # --- Authentication ------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -8,6 +8,7 @@ plain ids and names, not foreign keys, so deleting a user can never cascade into
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 
@@ -28,6 +29,16 @@ class Action(models.TextChoices):
     AGENCY_CREATED = "directory.agency_created", "Created an agency"
     MEMBERSHIP_ADDED = "directory.membership_added", "Added a membership"
     MEMBERSHIP_ENDED = "directory.membership_ended", "Ended a membership"
+    NOTE_VIEWED = "note.viewed", "Viewed a case note"
+    NOTE_WRITTEN = "note.written", "Wrote a case note"
+    BASIS_RECORDED = "sharing.basis_recorded", "Recorded a sharing basis"
+    BASIS_STATUS_CHANGED = "sharing.basis_status_changed", "Changed a sharing basis's status"
+    PERMISSIONS_CHANGED = "sharing.permissions_changed", "Changed case-file permissions"
+    BREAK_GLASS_STARTED = "sharing.break_glass_started", "Broke the glass"
+    BREAK_GLASS_EXPIRED = "sharing.break_glass_expired", "Break-glass access expired"
+    BREAK_GLASS_REVIEWED = "sharing.break_glass_reviewed", "Reviewed a break-glass access"
+    SHARING_DRIFT = "sharing.drift", "Found permission rows out of step with the bases"
+    REPORT_VIEWED = "audit.report_viewed", "Viewed an access report"
     ADMIN_VIEW = "admin.view", "Viewed records in the admin"
     ADMIN_CHANGE = "admin.change", "Changed a record in the admin"
 
@@ -52,6 +63,8 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["actor_id", "id"], name="audit_by_actor"),
             models.Index(fields=["person_id", "id"], name="audit_by_person"),
+            # "Who has seen this record" finds a person among the ids a search returned.
+            GinIndex(fields=["detail"], opclasses=["jsonb_path_ops"], name="audit_detail"),
         ]
 
     def __str__(self) -> str:

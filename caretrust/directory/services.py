@@ -12,6 +12,16 @@ from caretrust.audit.models import Action
 from caretrust.directory.models import Agency, Membership, Role, Team
 
 
+def _in_sentence(label: str) -> str:
+    """A label inside a sentence: "care manager", but "GP" and "GP practice"."""
+    first, _, rest = str(label).partition(" ")
+    return " ".join(filter(None, [first if first.isupper() else first.lower(), rest]))
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[0].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def create_agency(
     *, name: str, slug: str, kind: str, ods_code: str = "", by: object = None
 ) -> Agency:
@@ -49,17 +59,16 @@ def add_membership(
             {"role": f"{role!r} is not a role; expected one of {', '.join(Role.values)}."}
         )
     if not agency.allows_role(role):
-        raise ValidationError(
-            {
-                "role": f"A {agency.get_kind_display().lower()} has no "
-                f"{Role(role).label.lower()} role."
-            }
-        )
+        kind = _a(_in_sentence(agency.get_kind_display()))
+        role_name = _in_sentence(Role(role).label)
+        raise ValidationError({"role": f"{kind[0].upper()}{kind[1:]} has no {role_name} role."})
     if team is not None and team.agency_id != agency.pk:
         raise ValidationError({"team": f"{team.name} belongs to {team.agency}, not {agency}."})
     with transaction.atomic():
         if Membership.objects.current().filter(user=user, agency=agency, role=role).exists():
-            raise ValidationError(f"{user} is already a {Role(role).label.lower()} at {agency}.")
+            raise ValidationError(
+                f"{user} is already {_a(_in_sentence(Role(role).label))} at {agency}."
+            )
         membership = Membership.objects.create(user=user, agency=agency, role=role, team=team)
         agency.group.user_set.add(user)
         audit.record(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Now
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from caretrust.directory.models import Agency, AgencyKind, Team
 from caretrust.people.validators import (
@@ -18,20 +21,88 @@ from caretrust.people.validators import (
 )
 
 
+class DataClass(models.TextChoices):
+    """What a sharing basis covers: each is a separate object permission on a case file."""
+
+    DEMOGRAPHICS = "demographics", "Demographics"
+    ASSESSMENTS = "assessments", "Assessments"
+    CARE_PLANS = "care_plans", "Care plans"
+    REFERRALS = "referrals", "Referrals"
+    CLINICAL_NOTES = "clinical_notes", "Clinical notes"
+    FINANCE = "finance", "Finance and charging"
+
+
+def view_codename(data_class: str) -> str:
+    return f"view_{DataClass(data_class).value}"
+
+
+def case_file_visibility(agency: Agency, data_class: str, user: Any = None, *, path: str = "") -> Q:
+    """The one visibility rule, as a filter on case files (or, with ``path``, on rows that
+    belong to a case file, e.g. ``path="case_file"`` for notes).
+
+    An agency sees its own files; another agency's file only through a permission row
+    projected from an effective sharing basis: a group row for the agency's group, or a
+    break-glass row for this user acting for this agency. Rows past ``valid_until`` count for
+    nothing whether or not a sweeper has removed them yet: expiry is enforced here, in the
+    query, at the database's clock. Model-level permissions and superuser flags play no part.
+    """
+    prefix = f"{path}__" if path else ""
+    file_ref = OuterRef(path or "pk")
+    codename = view_codename(data_class)
+    current = Q(valid_until__isnull=True) | Q(valid_until__gt=Now())
+    rule = Q(**{f"{prefix}agency": agency}) | Q(
+        Exists(
+            CaseFileGroupObjectPermission.objects.filter(
+                current,
+                content_object=file_ref,
+                group_id=agency.group_id,
+                permission__codename=codename,
+            )
+        )
+    )
+    if user is not None and getattr(user, "is_authenticated", False):
+        rule |= Q(
+            Exists(
+                CaseFileUserObjectPermission.objects.filter(
+                    current,
+                    content_object=file_ref,
+                    user_id=user.pk,
+                    agency=agency,
+                    permission__codename=codename,
+                )
+            )
+        )
+    return rule
+
+
 class CaseFileQuerySet(models.QuerySet["CaseFile"]):
-    def visible_to(self, agency: Agency) -> CaseFileQuerySet:
-        """The one visibility rule for case files. Until sharing arrives, an agency sees
-        exactly its own files."""
-        return self.filter(agency=agency)
+    def visible_to(
+        self, agency: Agency, data_class: str = DataClass.DEMOGRAPHICS, user: Any = None
+    ) -> CaseFileQuerySet:
+        """Case files the agency (and, for break-glass, this user) may see for a data class."""
+        return self.filter(case_file_visibility(agency, data_class, user))
+
+    def with_visible_classes(self, agency: Agency, user: Any = None) -> CaseFileQuerySet:
+        """Annotate ``can_<data class>`` for every data class, in the same single query."""
+        return self.annotate(
+            **{
+                f"can_{dc}": models.ExpressionWrapper(
+                    case_file_visibility(agency, dc, user), output_field=models.BooleanField()
+                )
+                for dc in DataClass.values
+            }
+        )
 
     def open(self) -> CaseFileQuerySet:
         return self.filter(closed_on__isnull=True)
 
 
 class PersonQuerySet(models.QuerySet["Person"]):
-    def visible_to(self, agency: Agency) -> PersonQuerySet:
-        """People on whom the agency may see at least one case file."""
-        files = CaseFile.objects.visible_to(agency).filter(person_id=OuterRef("pk"))
+    def visible_to(self, agency: Agency, user: Any = None) -> PersonQuerySet:
+        """People whose demographics the agency may see in at least one case file."""
+        files = CaseFile.objects.visible_to(agency, DataClass.DEMOGRAPHICS, user).filter(
+            person_id=OuterRef("pk")
+        )
         return self.filter(Exists(files))
 
 
@@ -157,6 +228,10 @@ class CaseFile(models.Model):
 
     class Meta:
         ordering = ["-opened_on"]
+        # Object permissions only: no agency group is ever given these on the model.
+        permissions = [
+            (view_codename(dc), f"View {dc.label.lower()} in a case file") for dc in DataClass
+        ]
         constraints = [
             models.UniqueConstraint(fields=["person", "agency"], name="case_file_one_per_agency"),
             models.CheckConstraint(
@@ -178,3 +253,70 @@ class CaseFile(models.Model):
     @property
     def is_open(self) -> bool:
         return self.closed_on is None
+
+
+class CaseFileGroupObjectPermission(GroupObjectPermissionBase):
+    """django-guardian's direct-foreign-key table for case files: one row per (case file,
+    recipient agency's group, data-class permission). A projection of the effective sharing
+    bases, written only by ``caretrust.sharing.services.apply_projection``."""
+
+    content_object = models.ForeignKey(CaseFile, on_delete=models.CASCADE)
+    valid_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the bases behind this row stop permitting it (empty: open-ended).",
+    )
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        abstract = False
+        indexes = [
+            models.Index(
+                fields=["group", "permission", "content_object"], name="casefile_group_perm_lookup"
+            )
+        ]
+
+
+class CaseFileUserObjectPermission(UserObjectPermissionBase):
+    """Break-glass access: one named user, acting for one agency, until a fixed expiry."""
+
+    content_object = models.ForeignKey(CaseFile, on_delete=models.CASCADE)
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    valid_until = models.DateTimeField()
+
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = False
+
+
+class CaseNoteQuerySet(models.QuerySet["CaseNote"]):
+    def visible_to(self, agency: Agency, user: Any = None) -> CaseNoteQuerySet:
+        """Notes in the holding agency's own files, or unrestricted notes whose data class the
+        agency may see in that file. Restricted notes never leave the holding agency."""
+        shared = Q(pk__in=[])
+        for dc in DataClass.values:
+            shared |= Q(data_class=dc) & case_file_visibility(agency, dc, user, path="case_file")
+        return self.filter(Q(case_file__agency=agency) | (Q(restricted=False) & shared))
+
+
+class CaseNote(models.Model):
+    """A note in a case file, in one data class. A restricted note is for the holding agency
+    only, whatever has been shared."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case_file = models.ForeignKey(CaseFile, on_delete=models.PROTECT, related_name="notes")
+    data_class = models.CharField(
+        max_length=20, choices=DataClass.choices, default=DataClass.CLINICAL_NOTES
+    )
+    text = models.TextField(max_length=10_000)
+    restricted = models.BooleanField(
+        default=False, help_text="Visible to the holding agency only, even when shared."
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    written_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CaseNoteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-written_at"]
+
+    def __str__(self) -> str:
+        return f"Note on {self.case_file_id} ({self.get_data_class_display()})"

@@ -8,13 +8,13 @@ from typing import Any
 from uuid import UUID
 
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from caretrust.audit import services as audit
 from caretrust.audit.models import Action
 from caretrust.directory.models import Agency
-from caretrust.people.models import CarerLink, CaseFile, Person
+from caretrust.people.models import CarerLink, CaseFile, CaseNote, DataClass, Person
 
 PAGE_SIZE = 25
 
@@ -54,7 +54,7 @@ def search_persons(
 ) -> Page[Person]:
     """Find people by NHS number, or by family name (and optionally given name) with date of
     birth, among those the agency may see. The query and the ids returned are audited."""
-    people: QuerySet[Person] = Person.objects.visible_to(agency)
+    people: QuerySet[Person] = Person.objects.visible_to(agency, user)
     if query.nhs_number:
         people = people.filter(nhs_number=query.nhs_number)
     else:
@@ -85,12 +85,17 @@ def _parse_uuid(value: object) -> UUID | None:
 
 
 def get_visible_person(
-    *, user: Any, agency: Agency, person_id: object, purpose: str = "view"
+    *,
+    user: Any,
+    agency: Agency,
+    person_id: object,
+    purpose: str = "view",
+    audit_view: bool = True,
 ) -> Person:
     """A person the agency may see, or Http404, whether the person is missing or hidden: the
     two answers are identical to the caller and told apart only in the audit trail."""
     pk = _parse_uuid(person_id)
-    person = Person.objects.visible_to(agency).filter(pk=pk).first() if pk else None
+    person = Person.objects.visible_to(agency, user).filter(pk=pk).first() if pk else None
     if person is None:
         exists = pk is not None and Person.objects.filter(pk=pk).exists()
         audit.record(
@@ -106,39 +111,80 @@ def get_visible_person(
             },
         )
         raise Http404("No such person.")
-    audit.record(
-        Action.PERSON_VIEWED,
-        actor=user,
-        agency=agency,
-        obj=person,
-        person_id=person.pk,
-        detail={"purpose": purpose},
-    )
+    if audit_view:
+        audit.record(
+            Action.PERSON_VIEWED,
+            actor=user,
+            agency=agency,
+            obj=person,
+            person_id=person.pk,
+            detail={"purpose": purpose},
+        )
     return person
+
+
+@dataclass(frozen=True)
+class SharedFile:
+    """One case file as the active agency sees it: which data classes, and the notes."""
+
+    case_file: CaseFile
+    data_classes: list[str]
+    notes: list[CaseNote]
+
+    @property
+    def is_own(self) -> bool:
+        return bool(getattr(self.case_file, "is_own", False))
 
 
 @dataclass(frozen=True)
 class PersonRecord:
     person: Person
-    case_files: list[CaseFile]
+    files: list[SharedFile]
     carers: list[CarerLink]
     cared_for: list[CarerLink]
     visible_person_ids: set[UUID]
 
+    @property
+    def case_files(self) -> list[CaseFile]:
+        return [f.case_file for f in self.files]
+
 
 def person_record(*, user: Any, agency: Agency, person_id: object) -> PersonRecord:
-    """Everything on one person the active agency may see, in a fixed number of queries."""
-    person = get_visible_person(user=user, agency=agency, person_id=person_id)
+    """The integrated view: every case file on the person the active agency may see, each with
+    the data classes it may see and the notes in them, in a fixed number of queries."""
+    person = get_visible_person(user=user, agency=agency, person_id=person_id, audit_view=False)
+    any_class = Q(pk__in=[])
+    for dc in DataClass.values:
+        any_class |= Q(**{f"can_{dc}": True})
     files = list(
-        CaseFile.objects.visible_to(agency)
-        .filter(person=person)
+        CaseFile.objects.filter(person=person)
+        .with_visible_classes(agency, user)
+        .filter(any_class)
         .select_related("agency", "team", "lead_worker")
+        .order_by("agency__name")
     )
+    notes_by_file: dict[UUID, list[CaseNote]] = {}
+    for note in (
+        CaseNote.objects.visible_to(agency, user)
+        .filter(case_file__person=person)
+        .select_related("author")
+    ):
+        notes_by_file.setdefault(note.case_file_id, []).append(note)
+    shared = []
+    for f in files:
+        f.is_own = f.agency_id == agency.pk  # type: ignore[attr-defined]
+        classes = [dc for dc in DataClass.values if getattr(f, f"can_{dc}")]
+        shown = [n for n in notes_by_file.get(f.pk, []) if n.data_class in classes]
+        shared.append(SharedFile(f, classes, shown))
     carers = list(person.carer_links.select_related("carer").order_by("-hours_per_week"))
     cared_for = list(person.caring_for.select_related("person"))
     linked = {link.carer_id for link in carers} | {link.person_id for link in cared_for}
     visible = (
-        set(Person.objects.visible_to(agency).filter(pk__in=linked).values_list("pk", flat=True))
+        set(
+            Person.objects.visible_to(agency, user)
+            .filter(pk__in=linked)
+            .values_list("pk", flat=True)
+        )
         if linked
         else set()
     )
@@ -152,7 +198,50 @@ def person_record(*, user: Any, agency: Agency, person_id: object) -> PersonReco
             person_id=other,
             detail={"purpose": "named_as_carer_link", "on_record_of": str(person.pk)},
         )
-    return PersonRecord(person, files, carers, cared_for, visible)
+    audit.record(
+        Action.PERSON_VIEWED,
+        actor=user,
+        agency=agency,
+        obj=person,
+        person_id=person.pk,
+        detail={
+            "purpose": "integrated_view",
+            "case_files": {str(f.case_file.pk): f.data_classes for f in shared},
+            "notes": [str(n.pk) for f in shared for n in f.notes],
+        },
+    )
+    return PersonRecord(person, shared, carers, cared_for, visible)
+
+
+def get_visible_note(*, user: Any, agency: Agency, note_id: object) -> CaseNote:
+    """One note by id: 404 alike whether it does not exist, its file is not shared, its data
+    class is not shared, or it is restricted to its holding agency."""
+    pk = _parse_uuid(note_id)
+    note = (
+        CaseNote.objects.visible_to(agency, user)
+        .filter(pk=pk)
+        .select_related("case_file__agency", "case_file__person", "author")
+        .first()
+        if pk
+        else None
+    )
+    if note is None:
+        exists = pk is not None and CaseNote.objects.filter(pk=pk).exists()
+        audit.record(
+            Action.ACCESS_DENIED,
+            actor=user,
+            agency=agency,
+            detail={
+                "object": "note",
+                "id": str(note_id)[:64],
+                "reason": "not_permitted" if exists else "not_found",
+            },
+        )
+        raise Http404("No such note.")
+    audit.record(
+        Action.NOTE_VIEWED, actor=user, agency=agency, obj=note, person_id=note.case_file.person_id
+    )
+    return note
 
 
 def registered_person_visible_to(*, user: Any, agency: Agency, nhs_number: str) -> Person | None:

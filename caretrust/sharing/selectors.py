@@ -1,0 +1,137 @@
+"""Reads about sharing and access: the sharing panel, the access reports and the Caldicott
+guardian's review queue. Each checks who may ask and is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from caretrust.audit import services as audit
+from caretrust.audit.models import Action, AuditEvent
+from caretrust.directory.models import Agency, Membership, Role
+from caretrust.people.models import CaseFile, Person
+from caretrust.sharing.models import BreakGlassReview, SharingBasis
+
+GOVERNANCE_ROLES = frozenset({Role.CALDICOTT_GUARDIAN, Role.AGENCY_ADMINISTRATOR})
+REPORT_PAGE_SIZE = 50
+
+
+def _roles(user: Any, agency: Agency) -> set[str]:
+    return set(
+        Membership.objects.current().filter(user=user, agency=agency).values_list("role", flat=True)
+    )
+
+
+def sharing_panel(*, person: Person, agency: Agency) -> list[SharingBasis]:
+    """The bases that concern the active agency on this person: every basis on its own file
+    (whoever it shares with) and every basis that lets it see another agency's file. The
+    caller has already been allowed to see the person (and that read was audited)."""
+    return list(
+        SharingBasis.objects.filter(person=person)
+        .filter(Q(holding_agency=agency) | Q(recipient_agency=agency))
+        .select_related("holding_agency", "recipient_agency", "recorded_by", "break_glass_user")
+        .prefetch_related("history__changed_by")
+        .order_by("-period_start")
+    )
+
+
+def access_report(*, user: Any, agency: Agency, person: Person, page: Any = 1) -> Page[AuditEvent]:
+    """Who has seen this person's record: for a subject access request. For the Caldicott
+    guardian or an administrator of an agency that holds a file on the person."""
+    if not _roles(user, agency) & GOVERNANCE_ROLES:
+        raise PermissionDenied(
+            "Only a Caldicott guardian or agency administrator can see who has accessed a record."
+        )
+    if not CaseFile.objects.filter(person=person, agency=agency).exists():
+        raise PermissionDenied(f"{agency} holds no case file on this person.")
+    pid = str(person.pk)
+    events = AuditEvent.objects.filter(
+        Q(person_id=person.pk) | Q(detail__contains={"persons": [pid]})
+    ).order_by("-id")
+    result = Paginator(events, REPORT_PAGE_SIZE).get_page(page)
+    audit.record(
+        Action.REPORT_VIEWED,
+        actor=user,
+        agency=agency,
+        person_id=person.pk,
+        detail={"report": "person_access", "page": result.number},
+    )
+    return result
+
+
+def user_activity(
+    *, user: Any, agency: Agency, target_user_id: Any, page: Any = 1
+) -> tuple[Any, Page[AuditEvent]]:
+    """What one member (or former member) of the agency has done, for its governance leads.
+    Someone who never worked for the agency answers 404."""
+    from django.contrib.auth import get_user_model
+
+    if not _roles(user, agency) & GOVERNANCE_ROLES:
+        raise PermissionDenied(
+            "Only a Caldicott guardian or agency administrator can see a user's activity."
+        )
+    target = (
+        get_user_model()
+        .objects.filter(pk=_int_or_none(target_user_id), memberships__agency=agency)
+        .distinct()
+        .first()
+    )
+    if target is None:
+        raise Http404("No such user.")
+    events = AuditEvent.objects.filter(actor_id=target.pk).order_by("-id")
+    result = Paginator(events, REPORT_PAGE_SIZE).get_page(page)
+    audit.record(
+        Action.REPORT_VIEWED,
+        actor=user,
+        agency=agency,
+        detail={"report": "user_activity", "user_id": target.pk, "page": result.number},
+    )
+    return target, result
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def break_glass_queue(*, user: Any, agency: Agency) -> dict[str, list[BreakGlassReview]]:
+    """Emergency accesses to the agency's files: those awaiting the Caldicott guardian's
+    review, oldest first, and the last few reviewed."""
+    if Role.CALDICOTT_GUARDIAN not in _roles(user, agency):
+        raise PermissionDenied("Only the Caldicott guardian reviews emergency access.")
+    reviews: QuerySet[BreakGlassReview] = BreakGlassReview.objects.filter(
+        guardian_agency=agency
+    ).select_related(
+        "basis__person", "basis__recipient_agency", "basis__break_glass_user", "reviewed_by"
+    )
+    pending = list(reviews.filter(reviewed_at__isnull=True).order_by("alerted_at"))
+    done = list(reviews.filter(reviewed_at__isnull=False).order_by("-reviewed_at")[:20])
+    audit.record(
+        Action.REPORT_VIEWED,
+        actor=user,
+        agency=agency,
+        detail={
+            "report": "break_glass_queue",
+            "persons": sorted({str(r.basis.person_id) for r in pending + done}),
+        },
+    )
+    return {"pending": pending, "reviewed": done}
+
+
+def pending_review(*, user: Any, agency: Agency, review_id: Any) -> BreakGlassReview:
+    if Role.CALDICOTT_GUARDIAN not in _roles(user, agency):
+        raise PermissionDenied("Only the Caldicott guardian reviews emergency access.")
+    review = (
+        BreakGlassReview.objects.filter(pk=_int_or_none(review_id), guardian_agency=agency)
+        .select_related("basis__person", "basis__recipient_agency", "basis__break_glass_user")
+        .first()
+    )
+    if review is None:
+        raise Http404("No such review.")
+    return review
