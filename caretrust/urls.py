@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from caretrust.directory import views as directory_views
@@ -18,5 +18,6 @@ urlpatterns = [
     path("people/", people_views.person_search, name="person_search"),
     path("people/new/", people_views.person_register, name="person_register"),
     path("people/<str:person_id>/", people_views.person_detail, name="person_detail"),
+    path("", include("caretrust.sharing.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -61,7 +61,7 @@ class PersonFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Person
 
-    nhs_number = factory.Sequence(lambda n: nth_test_nhs_number(500_000 + n))
+    nhs_number = factory.Sequence(lambda n: nth_test_nhs_number(400_000 + n))
     given_name = factory.Faker("first_name", locale="en_GB")
     family_name = factory.Faker("last_name", locale="en_GB")
     date_of_birth = factory.Sequence(lambda n: dt.date(1935, 1, 1) + dt.timedelta(days=97 * n))

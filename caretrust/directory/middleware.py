@@ -10,8 +10,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from caretrust.directory.models import Agency
-from caretrust.directory.selectors import agencies_of
+from caretrust.directory.models import Agency, Membership
 
 SESSION_KEY = "caretrust_active_agency"
 
@@ -23,8 +22,16 @@ class ActiveAgencyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.agency = None  # type: ignore[attr-defined]
         request.agency_choices = []  # type: ignore[attr-defined]
+        request.roles = frozenset()  # type: ignore[attr-defined]
         if request.user.is_authenticated:
-            agencies = list(agencies_of(request.user))
+            # One query: the user's current memberships, with their agencies.
+            memberships = list(
+                Membership.objects.current()
+                .filter(user=request.user)
+                .select_related("agency")
+                .order_by("agency__name")
+            )
+            agencies = list({m.agency_id: m.agency for m in memberships}.values())
             request.agency_choices = agencies  # type: ignore[attr-defined]
             chosen = request.session.get(SESSION_KEY)
             active: Agency | None = next((a for a in agencies if a.pk == chosen), None)
@@ -34,4 +41,8 @@ class ActiveAgencyMiddleware:
             elif active is None and chosen is not None:
                 del request.session[SESSION_KEY]
             request.agency = active  # type: ignore[attr-defined]
+            if active is not None:
+                request.roles = frozenset(  # type: ignore[attr-defined]
+                    m.role for m in memberships if m.agency_id == active.pk
+                )
         return self.get_response(request)

@@ -464,6 +464,7 @@ def seed(*, verbosity: int = 1) -> SeedReport:
                     by=None,
                     lead_worker=lead.user,
                     team=lead.team,
+                    opened_on=today - dt.timedelta(days=int(plan["days_open"])),
                     nhs_number=nhs,
                     **fields,
                 )

@@ -77,7 +77,7 @@ def search_persons(
     return result
 
 
-def _parse_uuid(value: object) -> UUID | None:
+def parse_uuid(value: object) -> UUID | None:
     try:
         return UUID(str(value))
     except ValueError:
@@ -94,7 +94,7 @@ def get_visible_person(
 ) -> Person:
     """A person the agency may see, or Http404, whether the person is missing or hidden: the
     two answers are identical to the caller and told apart only in the audit trail."""
-    pk = _parse_uuid(person_id)
+    pk = parse_uuid(person_id)
     person = Person.objects.visible_to(agency, user).filter(pk=pk).first() if pk else None
     if person is None:
         exists = pk is not None and Person.objects.filter(pk=pk).exists()
@@ -216,7 +216,7 @@ def person_record(*, user: Any, agency: Agency, person_id: object) -> PersonReco
 def get_visible_note(*, user: Any, agency: Agency, note_id: object) -> CaseNote:
     """One note by id: 404 alike whether it does not exist, its file is not shared, its data
     class is not shared, or it is restricted to its holding agency."""
-    pk = _parse_uuid(note_id)
+    pk = parse_uuid(note_id)
     note = (
         CaseNote.objects.visible_to(agency, user)
         .filter(pk=pk)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.http import Http404
 
 from caretrust.audit import services as audit
 from caretrust.audit.models import Action
 from caretrust.directory.models import Agency, Membership, Team
-from caretrust.people.models import CarerLink, CaseFile, Person
-from caretrust.people.selectors import registered_person_visible_to
+from caretrust.people.models import CarerLink, CaseFile, CaseNote, Person
+from caretrust.people.selectors import parse_uuid, registered_person_visible_to
 from caretrust.people.validators import today_in_london
 
 PERSON_FIELDS = (
@@ -43,6 +44,7 @@ def register_person(
     by: Any,
     lead_worker: Any | None = None,
     team: Team | None = None,
+    opened_on: date | None = None,
     **fields: Any,
 ) -> Person:
     """Register a person and open the registering agency's case file on them, so the agency
@@ -59,7 +61,12 @@ def register_person(
                 Action.PERSON_CREATED, actor=by, agency=agency, obj=person, person_id=person.pk
             )
             open_case_file(
-                person=person, agency=agency, lead_worker=lead_worker or by, team=team, by=by
+                person=person,
+                agency=agency,
+                lead_worker=lead_worker or by,
+                team=team,
+                by=by,
+                opened_on=opened_on,
             )
     except IntegrityError as exc:
         if "nhs_number" not in str(exc):
@@ -159,3 +166,58 @@ def link_carer(
     except IntegrityError:
         raise ValidationError("This carer is already linked to this person.") from None
     return link
+
+
+def write_note(
+    *,
+    agency: Agency,
+    by: Any,
+    case_file: Any,
+    data_class: str,
+    text: str,
+    restricted: bool = False,
+) -> CaseNote:
+    """Write a note in one of the agency's own case files. A file the agency cannot see
+    answers 404 exactly like a missing one; a file it sees only because it was shared answers
+    403: sharing lets an agency read another's file, never write in it."""
+    pk = parse_uuid(case_file)
+    target = CaseFile.objects.visible_to(agency, user=by).filter(pk=pk).first() if pk else None
+    if target is None:
+        exists = pk is not None and CaseFile.objects.filter(pk=pk).exists()
+        audit.record(
+            Action.ACCESS_DENIED,
+            actor=by,
+            agency=agency,
+            detail={
+                "object": "case_file",
+                "id": str(case_file)[:64],
+                "purpose": "write_note",
+                "reason": "not_permitted" if exists else "not_found",
+            },
+        )
+        raise Http404("No such case file.")
+    if target.agency_id != agency.pk:
+        audit.record(
+            Action.ACCESS_DENIED,
+            actor=by,
+            agency=agency,
+            obj=target,
+            person_id=target.person_id,
+            detail={"purpose": "write_note", "reason": "read_only_share"},
+        )
+        raise PermissionDenied("Only the agency that holds this case file can write in it.")
+    note = CaseNote(
+        case_file=target, data_class=data_class, text=text.strip(), restricted=restricted, author=by
+    )
+    note.full_clean()
+    with transaction.atomic():
+        note.save(force_insert=True)
+        audit.record(
+            Action.NOTE_WRITTEN,
+            actor=by,
+            agency=agency,
+            obj=note,
+            person_id=target.person_id,
+            detail={"data_class": data_class, "restricted": restricted},
+        )
+    return note

@@ -43,12 +43,30 @@ def person_search(request: HttpRequest) -> HttpResponse:
 
 @agency_required
 def person_detail(request: HttpRequest, person_id: str) -> HttpResponse:
-    record = selectors.person_record(
-        user=request.user,
-        agency=request.agency,  # type: ignore[attr-defined]
-        person_id=person_id,
+    """The integrated view: every case file on the person the active agency may see, grouped
+    by holding agency and data class, with the sharing panel for the active agency."""
+    from caretrust.sharing.forms import NoteForm
+    from caretrust.sharing.selectors import GOVERNANCE_ROLES, sharing_panel
+    from caretrust.sharing.services import BREAK_GLASS_ROLES, RECORDING_ROLES
+
+    agency = request.agency  # type: ignore[attr-defined]
+    record = selectors.person_record(user=request.user, agency=agency, person_id=person_id)
+    roles = request.roles  # type: ignore[attr-defined]
+    own_file = next((f.case_file for f in record.files if f.is_own), None)
+    return render(
+        request,
+        "people/person.html",
+        {
+            "record": record,
+            "person": record.person,
+            "bases": sharing_panel(person=record.person, agency=agency),
+            "own_file": own_file,
+            "can_record": own_file is not None and bool(roles & RECORDING_ROLES),
+            "can_report": own_file is not None and bool(roles & GOVERNANCE_ROLES),
+            "can_break_glass": bool(roles & BREAK_GLASS_ROLES),
+            "note_form": NoteForm(initial={"case_file": own_file.pk}) if own_file else None,
+        },
     )
-    return render(request, "people/person.html", {"record": record, "person": record.person})
 
 
 @agency_required
