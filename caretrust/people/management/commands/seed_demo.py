@@ -3,6 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from caretrust.people.demo import DEMO_PASSWORD, STAFF, seed
+from caretrust.sharing.demo import seed_sharing
 
 
 class Command(BaseCommand):
@@ -12,6 +13,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         report = seed()
+        for kind, n in seed_sharing().items():
+            report.add(kind, n)
         if report.created:
             made = ", ".join(f"{n} {kind}" for kind, n in report.created.items())
             self.stdout.write(self.style.SUCCESS(f"Demo data loaded: {made}."))

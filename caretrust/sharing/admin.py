@@ -1,0 +1,60 @@
+"""Sharing bases in the admin are for looking, not changing: every change to who may see what
+goes through the sharing services (and so through the projection and the audit trail). The
+admin shows bases and reviews, never case-file contents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from caretrust.admin_site import AuditedAdmin
+from caretrust.sharing.models import BreakGlassReview, SharingBasis, StatusChange
+
+
+class ReadOnlyAdmin(AuditedAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class StatusChangeInline(admin.TabularInline):
+    model = StatusChange
+    extra = 0
+    can_delete = False
+    readonly_fields = ["from_status", "to_status", "changed_at", "changed_by", "reason"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SharingBasis)
+class SharingBasisAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "kind",
+        "provision",
+        "status",
+        "holding_agency",
+        "recipient_agency",
+        "period_start",
+        "period_end",
+        "review_on",
+    ]
+    list_filter = ["kind", "provision", "status", "holding_agency", "recipient_agency"]
+    list_select_related = ["holding_agency", "recipient_agency"]
+    inlines = [StatusChangeInline]
+    show_full_result_count = False
+
+
+@admin.register(BreakGlassReview)
+class BreakGlassReviewAdmin(ReadOnlyAdmin):
+    list_display = ["basis", "guardian_agency", "alerted_at", "reviewed_at", "outcome"]
+    list_filter = ["guardian_agency", "outcome"]
+    list_select_related = ["basis__holding_agency", "basis__recipient_agency", "guardian_agency"]
