@@ -49,10 +49,15 @@ INSTALLED_APPS = [
     "axes",
     "guardian",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "oauth2_provider",
     "caretrust.audit",
     "caretrust.directory",
     "caretrust.people",
     "caretrust.sharing",
+    "caretrust.api",
 ]
 
 MIDDLEWARE = [
@@ -235,10 +240,58 @@ STORAGES = {
     },
 }
 
-# --- REST framework (the partner API arrives with its own issue) ---------------------------
+# --- Partner API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "caretrust.api.auth.PartnerAuthentication",
+        "caretrust.api.auth.AgencySessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "caretrust.api.conventions.Cursor",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["caretrust.api.conventions.PerClientThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "caretrust.api.conventions.problem_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+# Per partner client (or signed-in user): "<n>/<second|minute|hour|day>".
+API_RATE_LIMIT = env.string("API_RATE_LIMIT", "6000/minute")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "caretrust partner API",
+    "DESCRIPTION": (
+        "Integrated health and social care case management. Partner systems authenticate "
+        "with OAuth 2.0 client credentials at /o/token/ and see exactly what their agency "
+        "may see. Errors are application/problem+json."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "partnerOAuth": {
+                "type": "oauth2",
+                "flows": {"clientCredentials": {"tokenUrl": "/o/token/", "scopes": {}}},
+            }
+        }
+    },
+    "SECURITY": [{"partnerOAuth": []}],
+}
+# django-oauth-toolkit's swappable models, named so migrations can depend on them.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105 - a model name
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"  # noqa: S105 - a model name
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"  # noqa: S105 - a model name
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.integer("API_TOKEN_SECONDS", 3600, minimum=60),
+    "SCOPES_BACKEND_CLASS": "caretrust.api.auth.PartnerScopes",
+    "OAUTH2_VALIDATOR_CLASS": "caretrust.api.auth.PartnerValidator",
+    "PKCE_REQUIRED": True,
 }
 
 # --- Logging -------------------------------------------------------------------------------

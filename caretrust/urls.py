@@ -19,5 +19,6 @@ urlpatterns = [
     path("people/new/", people_views.person_register, name="person_register"),
     path("people/<str:person_id>/", people_views.person_detail, name="person_detail"),
     path("", include("caretrust.sharing.urls")),
+    path("", include("caretrust.api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -39,6 +39,8 @@ class Action(models.TextChoices):
     BREAK_GLASS_REVIEWED = "sharing.break_glass_reviewed", "Reviewed a break-glass access"
     SHARING_DRIFT = "sharing.drift", "Found permission rows out of step with the bases"
     REPORT_VIEWED = "audit.report_viewed", "Viewed an access report"
+    PARTNER_CLIENT_CREATED = "api.client_created", "Registered a partner client"
+    PARTNER_CLIENT_REVOKED = "api.client_revoked", "Revoked a partner client"
     ADMIN_VIEW = "admin.view", "Viewed records in the admin"
     ADMIN_CHANGE = "admin.change", "Changed a record in the admin"
 

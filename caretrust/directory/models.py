@@ -54,6 +54,7 @@ class Role(models.TextChoices):
     POOL_MANAGER = "pool_manager", "Pool manager"
     AGENCY_ADMINISTRATOR = "agency_administrator", "Agency administrator"
     CALDICOTT_GUARDIAN = "caldicott_guardian", "Caldicott guardian"
+    PARTNER_SYSTEM = "partner_system", "Partner system (API client)"
 
 
 # The sectors a role belongs to; an empty set means the role exists in every agency.
@@ -71,6 +72,7 @@ ROLE_SECTORS: dict[str, frozenset[str]] = {
     Role.POOL_MANAGER: frozenset(),
     Role.AGENCY_ADMINISTRATOR: frozenset(),
     Role.CALDICOTT_GUARDIAN: frozenset(),
+    Role.PARTNER_SYSTEM: frozenset(),
 }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404
+from django.utils import timezone
 
 from caretrust.audit import services as audit
 from caretrust.audit.models import Action
@@ -221,3 +222,57 @@ def write_note(
             detail={"data_class": data_class, "restricted": restricted},
         )
     return note
+
+
+class StaleVersion(Exception):
+    """The record changed since the caller read it; nothing was written."""
+
+
+UPDATABLE_DEMOGRAPHICS = (
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "address_line_1",
+    "address_line_2",
+    "town",
+    "postcode",
+    "gp_practice",
+)
+
+
+def update_demographics(
+    *, person: Person, expected_version: int, changes: dict[str, Any], agency: Agency, by: Any
+) -> Person:
+    """Change a person's demographics, only if nobody else has since the caller read them.
+
+    The check and the write are one statement (``UPDATE ... WHERE version = n``), so two
+    concurrent edits cannot both succeed; the loser gets StaleVersion and nothing changes.
+    Only an agency holding its own case file on the person may change them: a share lets an
+    agency read, never write.
+    """
+    unknown = set(changes) - set(UPDATABLE_DEMOGRAPHICS)
+    if unknown:
+        raise ValidationError(f"These cannot be changed here: {', '.join(sorted(unknown))}.")
+    if not CaseFile.objects.filter(person=person, agency=agency).exists():
+        raise PermissionDenied(
+            "Only an agency with its own case file on this person can change their details."
+        )
+    candidate = Person.objects.get(pk=person.pk)
+    for name, value in changes.items():
+        setattr(candidate, name, value)
+    candidate.full_clean(validate_unique=False)
+    with transaction.atomic():
+        updated = Person.objects.filter(pk=person.pk, version=expected_version).update(
+            **changes, version=expected_version + 1, updated_at=timezone.now()
+        )
+        if updated != 1:
+            raise StaleVersion()
+        audit.record(
+            Action.PERSON_UPDATED,
+            actor=by,
+            agency=agency,
+            obj=person,
+            person_id=person.pk,
+            detail={"fields": sorted(changes), "version": expected_version + 1},
+        )
+    return Person.objects.get(pk=person.pk)

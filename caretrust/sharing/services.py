@@ -56,6 +56,8 @@ RECORDING_ROLES = frozenset(
         Role.GP,
         Role.CALDICOTT_GUARDIAN,
         Role.AGENCY_ADMINISTRATOR,
+        # A partner system records what its own agency's staff decided (its scopes limit it).
+        Role.PARTNER_SYSTEM,
     }
 )
 # Who may break the glass: those giving care, never finance or administration.

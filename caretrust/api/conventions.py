@@ -1,0 +1,284 @@
+"""The conventions every endpoint follows: problem documents for errors, cursor pagination,
+per-client rate limits, ETag/If-Match, and Idempotency-Key on POST."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection, transaction
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from caretrust.api.models import IdempotencyRecord
+
+PROBLEM_TYPE_BASE = "https://caretrust.example/problems/"
+
+
+class ProblemJSONRenderer(JSONRenderer):
+    media_type = "application/problem+json"
+
+
+class Problem(exceptions.APIException):
+    """An error with its own status and a stable problem type."""
+
+    def __init__(self, status_code: int, title: str, detail: str, kind: str) -> None:
+        self.status_code = status_code
+        self.title = title
+        self.kind = kind
+        super().__init__(detail=detail)
+
+
+def _title(code: int) -> str:
+    return {
+        400: "Bad request",
+        401: "Not authenticated",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        406: "Not acceptable",
+        409: "Conflict",
+        412: "Precondition failed",
+        415: "Unsupported media type",
+        422: "Unprocessable request",
+        428: "Precondition required",
+        429: "Too many requests",
+    }.get(code, "Error")
+
+
+def _field_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    """Flatten DRF's nested error detail into [{"field": "a.b", "message": ...}, ...]."""
+    out: list[dict[str, str]] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out += _field_errors(value, "" if key == "non_field_errors" else name)
+    elif isinstance(detail, list):
+        for i, value in enumerate(detail):
+            if isinstance(value, dict | list):
+                out += _field_errors(value, f"{prefix}[{i}]" if prefix else str(i))
+            else:
+                out.append({"field": prefix, "message": str(value)})
+    else:
+        out.append({"field": prefix, "message": str(detail)})
+    return out
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Every error as application/problem+json (RFC 9457): type, title, status, detail, and
+    for validation the field-level errors. 404 says nothing about why (hidden and missing
+    look the same)."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or "You may not do this.")
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    request = context.get("request")
+    code = response.status_code
+    if code in (403, 404):
+        # DRF marks the request's transaction for rollback; a denial must keep its audit row.
+        # Safe because every service checks access before it writes anything (as the
+        # browser's agency_required does for pages).
+        transaction.set_rollback(False)
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + getattr(exc, "kind", _kind(exc, code)),
+        "title": getattr(exc, "title", _title(code)),
+        "status": code,
+    }
+    if isinstance(exc, exceptions.ValidationError):
+        body["detail"] = "The request is not valid: see errors."
+        body["errors"] = _field_errors(exc.detail)
+    else:
+        body["detail"] = str(getattr(exc, "detail", "")) or _title(code)
+    rid = getattr(getattr(request, "_request", None), "request_id", "")
+    if rid:
+        body["request_id"] = rid
+    response.data = body
+    response.content_type = "application/problem+json"
+    if request is not None:
+        # Render with the problem media type whatever the client accepted.
+        response.accepted_renderer = ProblemJSONRenderer()
+        response.accepted_media_type = ProblemJSONRenderer.media_type
+    return response
+
+
+def _kind(exc: Exception, code: int) -> str:
+    if isinstance(exc, exceptions.ValidationError):
+        return "validation"
+    if isinstance(exc, exceptions.Throttled):
+        return "rate-limited"
+    if isinstance(exc, exceptions.ParseError):
+        return "malformed-request"
+    return {
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not-found",
+        405: "method-not-allowed",
+        406: "not-acceptable",
+        415: "unsupported-media-type",
+    }.get(code, "error")
+
+
+class Cursor(CursorPagination):
+    page_size = 25
+    max_page_size = 100
+    page_size_query_param = "page_size"
+    ordering = ("-created_at", "id")
+
+
+class PerClientThrottle(SimpleRateThrottle):
+    """Per partner client (or per signed-in user) and per kind of request; 429 carries
+    Retry-After."""
+
+    scope = "client"
+
+    def get_rate(self) -> str | None:
+        from django.conf import settings
+
+        return settings.API_RATE_LIMIT
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        partner = getattr(request, "partner", None)
+        if partner is not None:
+            ident = f"client:{partner.pk}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user:{request.user.pk}"
+        else:
+            ident = f"anon:{self.get_ident(request)}"
+        return f"throttle:{ident}"
+
+
+# --- ETag / If-Match ------------------------------------------------------------------------
+
+
+def etag_for(obj: Any) -> str:
+    return f'"{obj.pk}-v{obj.version}"'
+
+
+def required_version(request: Request, obj: Any) -> int:
+    """The version the client last saw, from If-Match: 428 when missing, 412 when it does not
+    name the current version. The caller then writes with ``UPDATE ... WHERE version = n``."""
+    header = request.headers.get("If-Match")
+    if not header:
+        raise Problem(
+            428,
+            "Precondition required",
+            "Send If-Match with the ETag you last read, so your change cannot "
+            "overwrite someone else's.",
+            "if-match-required",
+        )
+    if header.strip() == "*":
+        return int(obj.version)
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    if etag_for(obj) not in tags:
+        raise stale()
+    return int(obj.version)
+
+
+def stale() -> Problem:
+    return Problem(
+        412,
+        "Precondition failed",
+        "The record has changed since you read it. Read it again (GET), "
+        "reapply your change and send the new ETag in If-Match.",
+        "stale-version",
+    )
+
+
+# --- Idempotency-Key ------------------------------------------------------------------------
+
+MAX_KEY = 200
+
+
+def _owner(request: Request) -> str:
+    partner = getattr(request, "partner", None)
+    return f"client:{partner.pk}" if partner is not None else f"user:{request.user.pk}"
+
+
+def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
+    """POST with an ``Idempotency-Key``: the first response is stored in the same transaction
+    as the change and replayed for a retry with the same key and body; the same key with a
+    different body answers 422; a duplicate arriving while the first is still running answers
+    409. The key is locked with a transaction-level advisory lock, so two requests can never
+    both perform the change."""
+
+    def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return handler(self, request, *args, **kwargs)
+        key = key.strip()
+        if not key or len(key) > MAX_KEY:
+            raise Problem(
+                400,
+                "Bad request",
+                f"Idempotency-Key must be 1 to {MAX_KEY} characters.",
+                "bad-idempotency-key",
+            )
+        owner = _owner(request)
+        digest = hashlib.sha256(
+            json.dumps(
+                [request.method, request.path, request.data], sort_keys=True, default=str
+            ).encode()
+        ).hexdigest()
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_try_advisory_xact_lock(hashtext(%s))", [f"idempotency:{owner}:{key}"]
+                )
+                (got,) = cursor.fetchone()
+            if not got:
+                raise Problem(
+                    409,
+                    "Conflict",
+                    "A request with this Idempotency-Key is still being processed; "
+                    "retry after it completes.",
+                    "idempotency-in-progress",
+                )
+            previous = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
+            if previous is not None:
+                if previous.request_hash != digest:
+                    raise Problem(
+                        422,
+                        "Unprocessable request",
+                        "This Idempotency-Key was used with a different request. Use "
+                        "a new key for a new request.",
+                        "idempotency-key-reused",
+                    )
+                replay = Response(
+                    previous.body, status=previous.status_code, headers=previous.headers
+                )
+                replay["Idempotent-Replayed"] = "true"
+                return replay
+            response = handler(self, request, *args, **kwargs)
+            if status.is_success(response.status_code):
+                IdempotencyRecord.objects.create(
+                    owner=owner,
+                    key=key,
+                    method=request.method,
+                    path=request.path[:300],
+                    request_hash=digest,
+                    status_code=response.status_code,
+                    body=json.loads(json.dumps(response.data, default=str)),
+                    headers={h: response[h] for h in ("Location", "ETag") if h in response},
+                )
+            return response
+
+    wrapper.__name__ = handler.__name__
+    wrapper.__doc__ = handler.__doc__
+    return wrapper

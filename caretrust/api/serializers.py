@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from caretrust.directory.models import Agency, AgencyKind
+from caretrust.people.models import CaseFile, DataClass, Person
+from caretrust.people.validators import (
+    normalise_nhs_number,
+    normalise_postcode,
+    validate_date_of_birth,
+)
+from caretrust.sharing.models import Evidence, Grantor, Provision, Purpose, SharingBasis
+
+
+class StrictSerializerMixin:
+    """Unknown fields are an error, not silently ignored: a typo must not look like success."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            allowed = {name for name, f in self.fields.items() if not f.read_only}  # type: ignore[attr-defined]
+            unknown = sorted(set(data) - allowed)
+            if unknown:
+                raise serializers.ValidationError(
+                    {
+                        name: [
+                            "Unknown field; expected one of: " + ", ".join(sorted(allowed)) + "."
+                        ]
+                        for name in unknown
+                    }
+                )
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+def _django(validate: Any, value: Any) -> Any:
+    try:
+        return validate(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
+
+
+class AgencyRefField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("slug_field", "slug")
+        kwargs.setdefault(
+            "error_messages",
+            {
+                "does_not_exist": "No agency has the slug {value}.",
+                "invalid": "Give the agency's slug as a string.",
+            },
+        )
+        super().__init__(**kwargs)
+
+
+class PersonSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    nhs_number = serializers.CharField(
+        max_length=20, help_text="10 digits; spaces allowed, e.g. 943 476 5919."
+    )
+    postcode = serializers.CharField(max_length=10, help_text="A full UK postcode, e.g. LS1 4AP.")
+    gp_practice = AgencyRefField(
+        queryset=Agency.objects.filter(kind=AgencyKind.GP_PRACTICE), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Person
+        fields = [
+            "id",
+            "nhs_number",
+            "given_name",
+            "family_name",
+            "date_of_birth",
+            "address_line_1",
+            "address_line_2",
+            "town",
+            "postcode",
+            "gp_practice",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "version", "created_at", "updated_at"]
+        extra_kwargs = {"nhs_number": {"validators": []}}
+
+    def validate_nhs_number(self, value: str) -> str:
+        return _django(normalise_nhs_number, value)
+
+    def validate_postcode(self, value: str) -> str:
+        return _django(normalise_postcode, value)
+
+    def validate_date_of_birth(self, value: Any) -> Any:
+        _django(validate_date_of_birth, value)
+        return value
+
+
+class PersonUpdateSerializer(PersonSerializer):
+    """Demographics that may change; the NHS number identifies the person and does not."""
+
+    class Meta(PersonSerializer.Meta):
+        read_only_fields = [*PersonSerializer.Meta.read_only_fields, "nhs_number"]
+
+
+class CaseFileSerializer(serializers.ModelSerializer):
+    agency = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    person = serializers.UUIDField(source="person_id", read_only=True)
+    lead_worker = serializers.SerializerMethodField()
+    visible_data_classes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CaseFile
+        fields = [
+            "id",
+            "person",
+            "agency",
+            "lead_worker",
+            "opened_on",
+            "closed_on",
+            "visible_data_classes",
+            "created_at",
+        ]
+
+    def get_lead_worker(self, obj: CaseFile) -> str:
+        return obj.lead_worker.get_full_name() or obj.lead_worker.get_username()
+
+    def get_visible_data_classes(self, obj: CaseFile) -> list[str]:
+        return [dc for dc in DataClass.values if getattr(obj, f"can_{dc}", False)]
+
+
+class SharingBasisSerializer(serializers.ModelSerializer):
+    person = serializers.UUIDField(source="person_id", read_only=True)
+    holding_agency = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    recipient_agency = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = SharingBasis
+        fields = [
+            "id",
+            "person",
+            "holding_agency",
+            "recipient_agency",
+            "data_classes",
+            "kind",
+            "provision",
+            "purpose",
+            "status",
+            "period_start",
+            "period_end",
+            "review_on",
+            "grantor",
+            "grantor_name",
+            "evidence",
+            "statutory_reason",
+            "recorded_at",
+            "version",
+        ]
+        read_only_fields = fields
+
+
+class ConsentRequestSerializer(StrictSerializerMixin, serializers.Serializer):
+    """Record the person's consent to share (provision "permit") or their refusal ("deny")."""
+
+    person = serializers.UUIDField()
+    recipient_agency = AgencyRefField(queryset=Agency.objects.all())
+    data_classes = serializers.ListField(
+        child=serializers.ChoiceField(choices=DataClass.choices), min_length=1, max_length=6
+    )
+    purpose = serializers.ChoiceField(choices=Purpose.choices)
+    provision = serializers.ChoiceField(choices=Provision.choices, default=Provision.PERMIT)
+    grantor = serializers.ChoiceField(choices=Grantor.choices)
+    grantor_name = serializers.CharField(max_length=200)
+    evidence = serializers.ChoiceField(choices=Evidence.choices)
+    period_end = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class WithdrawRequestSerializer(StrictSerializerMixin, serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class AuditEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    occurred_at = serializers.DateTimeField()
+    action = serializers.CharField()
+    actor = serializers.CharField(source="actor_username")
+    agency_id = serializers.IntegerField(allow_null=True)
+    request_id = serializers.CharField()
+    detail = serializers.JSONField()
+
+
+class ProblemSerializer(serializers.Serializer):
+    """application/problem+json (RFC 9457)."""
+
+    type = serializers.URLField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    request_id = serializers.CharField(required=False)
+    errors = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        required=False,
+        help_text="For validation problems: [{field, message}, ...].",
+    )

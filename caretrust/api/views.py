@@ -1,0 +1,474 @@
+"""REST endpoints under /api/v1/. Thin: every read goes through a selector that starts from the
+visibility rule, every write through a service; both are audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from caretrust.api import serializers as s
+from caretrust.api.auth import ActsForAnAgency, HasResourceScope
+from caretrust.api.conventions import Cursor, Problem, etag_for, idempotent, required_version, stale
+from caretrust.audit import services as audit
+from caretrust.audit.models import Action
+from caretrust.people import selectors as people_selectors
+from caretrust.people import services as people_services
+from caretrust.people.models import CaseFile, DataClass, Person
+from caretrust.people.validators import normalise_nhs_number
+from caretrust.sharing import selectors as sharing_selectors
+from caretrust.sharing import services as sharing_services
+from caretrust.sharing.models import SharingBasis
+
+
+def _problem(status_code: int, description: str) -> OpenApiResponse:
+    return OpenApiResponse(s.ProblemSerializer, description=description)
+
+
+COMMON_ERRORS = {
+    400: _problem(400, "Malformed request or invalid fields (field-level errors)."),
+    401: _problem(401, "No valid bearer token or session."),
+    403: _problem(403, "Visible, but this client or role may not do this."),
+    404: _problem(404, "Does not exist or is not visible to your agency (indistinguishable)."),
+    429: _problem(429, "Rate limit exceeded; see Retry-After."),
+}
+WRITE_ERRORS = {
+    **COMMON_ERRORS,
+    409: _problem(409, "A request with this Idempotency-Key is still being processed."),
+    422: _problem(422, "This Idempotency-Key was used with a different request body."),
+}
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Any unique string up to 200 characters. A retry with the same key and body "
+    "returns the first response instead of acting twice.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description='The ETag from your last read, e.g. "<id>-v3". Required.',
+)
+PERSON_EXAMPLE = OpenApiExample(
+    "A person",
+    value={
+        "nhs_number": "943 476 5919",
+        "given_name": "Margaret",
+        "family_name": "Holroyd",
+        "date_of_birth": "1938-04-12",
+        "address_line_1": "14 Mill Lane",
+        "address_line_2": "",
+        "town": "Calderbridge",
+        "postcode": "HX1 2AB",
+        "gp_practice": "northgate-surgery",
+    },
+    request_only=True,
+)
+
+
+class AgencyScopedViewSet(viewsets.GenericViewSet):
+    """Common ground: acts for one agency, checks scopes, pages with a cursor."""
+
+    permission_classes = [ActsForAnAgency, HasResourceScope]
+    pagination_class = Cursor
+    scope_group = ""
+    lookup_value_regex = "[^/]+"
+
+    @property
+    def agency(self) -> Any:
+        return self.request.agency  # type: ignore[attr-defined]
+
+
+class PersonFilter(django_filters.FilterSet):
+    nhs_number = django_filters.CharFilter(
+        method="filter_nhs_number", help_text="10 digits; spaces allowed."
+    )
+    family_name = django_filters.CharFilter(field_name="family_name", lookup_expr="iexact")
+    date_of_birth = django_filters.DateFilter(field_name="date_of_birth")
+
+    class Meta:
+        model = Person
+        fields = ["nhs_number", "family_name", "date_of_birth"]
+
+    def filter_nhs_number(
+        self, queryset: QuerySet[Person], name: str, value: str
+    ) -> QuerySet[Person]:
+        try:
+            return queryset.filter(nhs_number=normalise_nhs_number(value))
+        except ValidationError as exc:
+            raise Problem(400, "Bad request", exc.messages[0], "validation") from None
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Find people your agency may see",
+        description="Look up by NHS number, or filter by family name and date "
+        "of birth. Only people on whom your agency may see a case "
+        "file are returned; the ids returned are audited.",
+        responses={200: s.PersonSerializer(many=True), **COMMON_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="Read a person", responses={200: s.PersonSerializer, **COMMON_ERRORS}
+    ),
+)
+class PersonViewSet(AgencyScopedViewSet):
+    serializer_class = s.PersonSerializer
+    filterset_class = PersonFilter
+    scope_group = "persons"
+    queryset = Person.objects.none()
+
+    def get_queryset(self) -> QuerySet[Person]:
+        return Person.objects.visible_to(self.agency, self.request.user).order_by(
+            "-created_at", "id"
+        )
+
+    def get_object(self) -> Person:
+        return people_selectors.get_visible_person(
+            user=self.request.user, agency=self.agency, person_id=self.kwargs["pk"], purpose="api"
+        )
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        assert page is not None
+        audit.record(
+            Action.PERSON_SEARCHED,
+            actor=request.user,
+            agency=self.agency,
+            detail={
+                "query": {k: v[:100] for k, v in request.query_params.items()},
+                "persons": [str(p.pk) for p in page],
+                "via": "api",
+            },
+        )
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        person = self.get_object()
+        return Response(self.get_serializer(person).data, headers={"ETag": etag_for(person)})
+
+    @extend_schema(
+        summary="Register a person",
+        description="Registers the person and opens your agency's case file on "
+        "them. A duplicate NHS number answers 400; the existing record "
+        "is named only if your agency may see it.",
+        parameters=[IDEMPOTENCY_KEY],
+        examples=[PERSON_EXAMPLE],
+        responses={201: s.PersonSerializer, **WRITE_ERRORS},
+    )
+    @idempotent
+    def create(self, request: Request) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            person = people_services.register_person(
+                agency=self.agency, by=request.user, **serializer.validated_data
+            )
+        except people_services.DuplicateNhsNumber as exc:
+            detail: dict[str, Any] = {"nhs_number": ["This NHS number is already registered."]}
+            if exc.visible_person is not None:
+                detail["existing_person"] = [str(exc.visible_person.pk)]
+            raise s.serializers.ValidationError(detail) from None
+        return Response(
+            self.get_serializer(person).data,
+            status=status.HTTP_201_CREATED,
+            headers={"ETag": etag_for(person), "Location": f"/api/v1/persons/{person.pk}/"},
+        )
+
+    @extend_schema(
+        summary="Update a person's demographics",
+        description="Send If-Match with the ETag from your last read. 428 without "
+        "it, 412 if someone changed the record since. Only an agency "
+        "with its own case file on the person may change it (else 403).",
+        parameters=[IF_MATCH],
+        request=s.PersonUpdateSerializer,
+        responses={
+            200: s.PersonSerializer,
+            **COMMON_ERRORS,
+            412: _problem(412, "Stale ETag."),
+            428: _problem(428, "If-Match missing."),
+        },
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        person = self.get_object()
+        version = required_version(request, person)
+        serializer = s.PersonUpdateSerializer(person, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        try:
+            updated = people_services.update_demographics(
+                person=person,
+                expected_version=version,
+                changes=dict(serializer.validated_data),
+                agency=self.agency,
+                by=request.user,
+            )
+        except people_services.StaleVersion:
+            raise stale() from None
+        return Response(self.get_serializer(updated).data, headers={"ETag": etag_for(updated)})
+
+    @extend_schema(
+        summary="Who has seen this person's record",
+        description="For a subject access request. Staff sessions of a Caldicott "
+        "guardian or agency administrator of an agency holding a file "
+        "on the person; partner clients are refused (403).",
+        responses={200: s.AuditEventSerializer(many=True), **COMMON_ERRORS},
+    )
+    @action(detail=True, methods=["get"], url_path="access-report")
+    def access_report(self, request: Request, pk: str) -> Response:
+        person = self.get_object()
+        if getattr(request, "partner", None) is not None:
+            raise Problem(
+                403,
+                "Forbidden",
+                "Access reports are for staff with a governance role, not for partner systems.",
+                "forbidden",
+            )
+        page = sharing_selectors.access_report(
+            user=request.user,
+            agency=self.agency,
+            person=person,
+            page=request.query_params.get("page"),
+        )
+        return Response(
+            {
+                "count": page.paginator.count,
+                "page": page.number,
+                "results": s.AuditEventSerializer(page.object_list, many=True).data,
+            }
+        )
+
+
+class CaseFileFilter(django_filters.FilterSet):
+    person = django_filters.UUIDFilter(field_name="person_id")
+    agency = django_filters.CharFilter(field_name="agency__slug")
+    open = django_filters.BooleanFilter(field_name="closed_on", lookup_expr="isnull")
+
+    class Meta:
+        model = CaseFile
+        fields = ["person", "agency", "open"]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Case files your agency may see",
+        responses={200: s.CaseFileSerializer(many=True), **COMMON_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="Read a case file", responses={200: s.CaseFileSerializer, **COMMON_ERRORS}
+    ),
+)
+class CaseFileViewSet(AgencyScopedViewSet):
+    serializer_class = s.CaseFileSerializer
+    filterset_class = CaseFileFilter
+    scope_group = "casefiles"
+    queryset = CaseFile.objects.none()
+
+    def get_queryset(self) -> QuerySet[CaseFile]:
+        any_class = Q(pk__in=[])
+        for dc in DataClass.values:
+            any_class |= Q(**{f"can_{dc}": True})
+        return (
+            CaseFile.objects.with_visible_classes(self.agency, self.request.user)
+            .filter(any_class)
+            .select_related("agency", "lead_worker")
+            .order_by("-created_at", "id")
+        )
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        assert page is not None
+        audit.record(
+            Action.CASELOAD_LISTED,
+            actor=request.user,
+            agency=self.agency,
+            detail={
+                "case_files": [str(f.pk) for f in page],
+                "persons": sorted({str(f.person_id) for f in page}),
+                "via": "api",
+            },
+        )
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        case_file = self.get_queryset().filter(pk=people_selectors.parse_uuid(pk)).first()
+        if case_file is None:
+            exists = CaseFile.objects.filter(pk=people_selectors.parse_uuid(pk)).exists()
+            audit.record(
+                Action.ACCESS_DENIED,
+                actor=request.user,
+                agency=self.agency,
+                detail={
+                    "object": "case_file",
+                    "id": pk[:64],
+                    "via": "api",
+                    "reason": "not_permitted" if exists else "not_found",
+                },
+            )
+            raise Http404
+        audit.record(
+            Action.PERSON_VIEWED,
+            actor=request.user,
+            agency=self.agency,
+            obj=case_file,
+            person_id=case_file.person_id,
+            detail={"purpose": "case_file", "via": "api"},
+        )
+        return Response(self.get_serializer(case_file).data, headers={"ETag": etag_for(case_file)})
+
+
+class SharingBasisFilter(django_filters.FilterSet):
+    person = django_filters.UUIDFilter(field_name="person_id")
+    status = django_filters.CharFilter(field_name="status")
+
+    class Meta:
+        model = SharingBasis
+        fields = ["person", "status"]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Sharing bases that concern your agency",
+        description="Bases on your agency's own files, and bases that let your "
+        "agency see another's, for people your agency may see.",
+        responses={200: s.SharingBasisSerializer(many=True), **COMMON_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="Read a sharing basis", responses={200: s.SharingBasisSerializer, **COMMON_ERRORS}
+    ),
+)
+class SharingBasisViewSet(AgencyScopedViewSet):
+    serializer_class = s.SharingBasisSerializer
+    filterset_class = SharingBasisFilter
+    scope_group = "sharing"
+    queryset = SharingBasis.objects.none()
+    pagination_class = type("BasisCursor", (Cursor,), {"ordering": ("-recorded_at", "id")})
+
+    def get_queryset(self) -> QuerySet[SharingBasis]:
+        visible = Person.objects.visible_to(self.agency, self.request.user).values("pk")
+        return (
+            SharingBasis.objects.filter(person_id__in=visible)
+            .filter(Q(holding_agency=self.agency) | Q(recipient_agency=self.agency))
+            .select_related("holding_agency", "recipient_agency")
+        )
+
+    def _get(self, pk: str) -> SharingBasis:
+        basis = self.get_queryset().filter(pk=people_selectors.parse_uuid(pk)).first()
+        if basis is None:
+            audit.record(
+                Action.ACCESS_DENIED,
+                actor=self.request.user,
+                agency=self.agency,
+                detail={"object": "sharing_basis", "id": pk[:64], "via": "api"},
+            )
+            raise Http404
+        return basis
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        assert page is not None
+        audit.record(
+            Action.PERSON_SEARCHED,
+            actor=request.user,
+            agency=self.agency,
+            detail={
+                "sharing_bases": [str(b.pk) for b in page],
+                "persons": sorted({str(b.person_id) for b in page}),
+                "via": "api",
+            },
+        )
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        basis = self._get(pk)
+        audit.record(
+            Action.PERSON_VIEWED,
+            actor=request.user,
+            agency=self.agency,
+            obj=basis,
+            person_id=basis.person_id,
+            detail={"purpose": "sharing_basis", "via": "api"},
+        )
+        return Response(self.get_serializer(basis).data, headers={"ETag": etag_for(basis)})
+
+    @extend_schema(
+        summary="Record consent to share, or a refusal",
+        description="For your agency's own case file on the person. provision "
+        '"deny" records a refusal, which always wins. Break-glass is '
+        "not available through the API.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=s.ConsentRequestSerializer,
+        examples=[
+            OpenApiExample(
+                "Consent to share with the council",
+                value={
+                    "person": "3f1c1d2e-8a4b-4c51-9a55-0f7f1b2f5e10",
+                    "recipient_agency": "calderbridge-council",
+                    "data_classes": ["demographics", "assessments"],
+                    "purpose": "discharge",
+                    "provision": "permit",
+                    "grantor": "person",
+                    "grantor_name": "Margaret Holroyd",
+                    "evidence": "verbal",
+                },
+                request_only=True,
+            )
+        ],
+        responses={201: s.SharingBasisSerializer, **WRITE_ERRORS},
+    )
+    @idempotent
+    def create(self, request: Request) -> Response:
+        data = s.ConsentRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        person = people_selectors.get_visible_person(
+            user=request.user,
+            agency=self.agency,
+            person_id=values.pop("person"),
+            purpose="record_consent",
+        )
+        basis = sharing_services.record_consent(
+            person=person, holding_agency=self.agency, by=request.user, **values
+        )
+        return Response(
+            self.get_serializer(basis).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/api/v1/sharing-bases/{basis.pk}/", "ETag": etag_for(basis)},
+        )
+
+    @extend_schema(
+        summary="Withdraw a sharing basis",
+        description="Takes effect on the recipient's very next request.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=s.WithdrawRequestSerializer,
+        responses={200: s.SharingBasisSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def withdraw(self, request: Request, pk: str) -> Response:
+        data = s.WithdrawRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        basis = self._get(pk)
+        updated = sharing_services.withdraw_basis(
+            basis=basis,
+            by=request.user,
+            acting_agency=self.agency,
+            reason=data.validated_data["reason"],
+        )
+        return Response(self.get_serializer(updated).data, headers={"ETag": etag_for(updated)})
