@@ -35,6 +35,7 @@ def create_partner_client(
     scopes: Iterable[str],
     by: Any = None,
     client_secret: str | None = None,
+    client_id: str | None = None,
 ) -> NewClient:
     """Register a partner system for one agency. The secret is returned once, here; only its
     hash is stored."""
@@ -59,6 +60,7 @@ def create_partner_client(
         )
         directory.add_membership(user=service_user, agency=agency, role=Role.PARTNER_SYSTEM, by=by)
         application = Application(
+            **({"client_id": client_id} if client_id else {}),
             name=name,
             client_type=Application.CLIENT_CONFIDENTIAL,
             authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,

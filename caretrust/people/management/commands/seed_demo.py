@@ -2,6 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from caretrust.api.demo import seed_partner_clients
 from caretrust.people.demo import DEMO_PASSWORD, STAFF, seed
 from caretrust.sharing.demo import seed_sharing
 
@@ -13,7 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         report = seed()
-        for kind, n in seed_sharing().items():
+        for kind, n in (seed_sharing() | seed_partner_clients()).items():
             report.add(kind, n)
         if report.created:
             made = ", ".join(f"{n} {kind}" for kind, n in report.created.items())
