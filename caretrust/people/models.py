@@ -285,6 +285,9 @@ class CaseFileUserObjectPermission(UserObjectPermissionBase):
 
     class Meta(UserObjectPermissionBase.Meta):
         abstract = False
+        # Per agency too: someone working for two agencies may break the glass on the same
+        # file for each, and each row counts only while they act for its agency.
+        unique_together = [["user", "permission", "content_object", "agency"]]
 
 
 class CaseNoteQuerySet(models.QuerySet["CaseNote"]):

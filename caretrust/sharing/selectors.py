@@ -52,7 +52,7 @@ def access_report(*, user: Any, agency: Agency, person: Person, page: Any = 1) -
     events = AuditEvent.objects.filter(
         Q(person_id=person.pk) | Q(detail__contains={"persons": [pid]})
     ).order_by("-id")
-    result = Paginator(events, REPORT_PAGE_SIZE).get_page(page)
+    result = _read_now(Paginator(events, REPORT_PAGE_SIZE).get_page(page))
     audit.record(
         Action.REPORT_VIEWED,
         actor=user,
@@ -83,7 +83,7 @@ def user_activity(
     if target is None:
         raise Http404("No such user.")
     events = AuditEvent.objects.filter(actor_id=target.pk).order_by("-id")
-    result = Paginator(events, REPORT_PAGE_SIZE).get_page(page)
+    result = _read_now(Paginator(events, REPORT_PAGE_SIZE).get_page(page))
     audit.record(
         Action.REPORT_VIEWED,
         actor=user,
@@ -91,6 +91,14 @@ def user_activity(
         detail={"report": "user_activity", "user_id": target.pk, "page": result.number},
     )
     return target, result
+
+
+def _read_now(result: Page[AuditEvent]) -> Page[AuditEvent]:
+    """Fetch the page's rows before the report's own audit row is written. A page's rows are
+    otherwise read lazily, when the template renders, and the report's own row (newest, so
+    first) would push the oldest row on the page out of a slice sized by the earlier count."""
+    result.object_list = list(result.object_list)
+    return result
 
 
 def _int_or_none(value: Any) -> int | None:

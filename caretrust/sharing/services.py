@@ -145,10 +145,16 @@ def desired_rows(
             if cut_off is not None:
                 until = cut_off if until is None else min(until, cut_off)
             group_rows.add(GroupRow(data_class, until))
+        # One row per user and data class (guardian's table is unique on user, permission and
+        # object): a user who breaks the glass again holds it until the later end.
+        glass_ends: dict[int, dt.datetime] = {}
         for b in in_force:
             if b.kind == BasisKind.BREAK_GLASS and b.break_glass_user_id and b.period_end:
-                until = b.period_end if cut_off is None else min(b.period_end, cut_off)
-                user_rows.add(UserRow(b.break_glass_user_id, data_class, until))
+                user_id = b.break_glass_user_id
+                glass_ends[user_id] = max(b.period_end, glass_ends.get(user_id, b.period_end))
+        for user_id, end in glass_ends.items():
+            until = end if cut_off is None else min(end, cut_off)
+            user_rows.add(UserRow(user_id, data_class, until))
     return group_rows, user_rows
 
 
@@ -671,6 +677,22 @@ def recompute_all(now: dt.datetime | None = None) -> DriftReport:
     for person_id, holding_id, recipient_id in sorted(pairs, key=str):
         report.pairs_checked += 1
         with transaction.atomic():
+            # A row past its valid_until lapsed on time, exactly as projected (the visibility
+            # query already ignores it); clearing it away before the sweeper does is tidying,
+            # not drift.
+            _lock_pair(person_id, holding_id, recipient_id)
+            CaseFileGroupObjectPermission.objects.filter(
+                content_object__person_id=person_id,
+                content_object__agency_id=holding_id,
+                group_id=agencies[recipient_id].group_id,
+                valid_until__lte=now,
+            ).delete()
+            CaseFileUserObjectPermission.objects.filter(
+                content_object__person_id=person_id,
+                content_object__agency_id=holding_id,
+                agency_id=recipient_id,
+                valid_until__lte=now,
+            ).delete()
             change = apply_projection(
                 person_id=person_id,
                 holding_agency=agencies[holding_id],

@@ -5,7 +5,7 @@ from django.db import migrations
 FORWARD = """
 CREATE FUNCTION audit_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'the audit trail is append-only: % on audit_auditevent is not allowed', TG_OP
+    RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END;
 $$;
