@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -141,6 +142,29 @@ class Cursor(CursorPagination):
     page_size_query_param = "page_size"
     ordering = ("-created_at", "id")
 
+    def get_page_size(self, request: Request) -> int:
+        """A page_size that is not a whole number from 1 to max_page_size is an error, not
+        silently replaced by the default (a typo must not look like success)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
+            raise exceptions.ValidationError(
+                {
+                    self.page_size_query_param: [
+                        f"Give a whole number from 1 to {self.max_page_size}."
+                    ]
+                }
+            )
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
 
 class PerClientThrottle(SimpleRateThrottle):
     """Per partner client (or per signed-in user) and per kind of request; 429 carries
@@ -167,6 +191,9 @@ class PerClientThrottle(SimpleRateThrottle):
 # --- ETag / If-Match ------------------------------------------------------------------------
 
 
+_ENTITY_TAG = re.compile(r'"[\x21\x23-\x7e]*"')
+
+
 def etag_for(obj: Any) -> str:
     return f'"{obj.pk}-v{obj.version}"'
 
@@ -186,6 +213,14 @@ def required_version(request: Request, obj: Any) -> int:
     if header.strip() == "*":
         return int(obj.version)
     tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    if not all(_ENTITY_TAG.fullmatch(t) for t in tags):
+        # Not "the record has changed" (412): re-reading it would never mend a malformed header.
+        raise Problem(
+            400,
+            "Bad request",
+            'If-Match must be the ETag from your last read, quoted as sent, e.g. "<id>-v3".',
+            "bad-if-match",
+        )
     if etag_for(obj) not in tags:
         raise stale()
     return int(obj.version)
@@ -223,11 +258,11 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
         if key is None:
             return handler(self, request, *args, **kwargs)
         key = key.strip()
-        if not key or len(key) > MAX_KEY:
+        if not key or len(key) > MAX_KEY or not key.isprintable():
             raise Problem(
                 400,
                 "Bad request",
-                f"Idempotency-Key must be 1 to {MAX_KEY} characters.",
+                f"Idempotency-Key must be 1 to {MAX_KEY} printable characters.",
                 "bad-idempotency-key",
             )
         owner = _owner(request)

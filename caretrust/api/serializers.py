@@ -48,10 +48,20 @@ class AgencyRefField(serializers.SlugRelatedField):
             "error_messages",
             {
                 "does_not_exist": "No agency has the slug {value}.",
-                "invalid": "Give the agency's slug as a string.",
+                "invalid": "Give the agency's slug: letters, digits and hyphens.",
+                "blank": "Give the agency's slug (or null where none is allowed).",
             },
         )
         super().__init__(**kwargs)
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # DRF reads "" as null for relations (for HTML forms); in JSON "" is a mistake.
+        if data == "":
+            self.fail("blank")
+        if isinstance(data, str) and "\x00" in data:
+            # No slug has one, and the database refuses to even look (a 500, not a 400).
+            self.fail("invalid")
+        return super().run_validation(data)
 
 
 class PersonSerializer(StrictSerializerMixin, serializers.ModelSerializer):
@@ -96,6 +106,10 @@ class PersonSerializer(StrictSerializerMixin, serializers.ModelSerializer):
 
 class PersonUpdateSerializer(PersonSerializer):
     """Demographics that may change; the NHS number identifies the person and does not."""
+
+    # Declared, not only listed in Meta.read_only_fields: DRF ignores that list for fields
+    # declared on the class, which left nhs_number writable (and documented as such).
+    nhs_number = serializers.CharField(read_only=True)
 
     class Meta(PersonSerializer.Meta):
         read_only_fields = [*PersonSerializer.Meta.read_only_fields, "nhs_number"]
@@ -185,6 +199,14 @@ class AuditEventSerializer(serializers.Serializer):
     agency_id = serializers.IntegerField(allow_null=True)
     request_id = serializers.CharField()
     detail = serializers.JSONField()
+
+
+class AccessReportSerializer(serializers.Serializer):
+    """One page of a person's access report."""
+
+    count = serializers.IntegerField(help_text="Events in the whole report.")
+    page = serializers.IntegerField()
+    results = AuditEventSerializer(many=True)
 
 
 class ProblemSerializer(serializers.Serializer):

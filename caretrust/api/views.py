@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -15,8 +15,10 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_view,
 )
+from rest_framework import exceptions as drf_exceptions
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -24,7 +26,16 @@ from rest_framework.response import Response
 
 from caretrust.api import serializers as s
 from caretrust.api.auth import ActsForAnAgency, HasResourceScope
-from caretrust.api.conventions import Cursor, Problem, etag_for, idempotent, required_version, stale
+from caretrust.api.conventions import (
+    MAX_KEY,
+    Cursor,
+    Problem,
+    ProblemJSONRenderer,
+    etag_for,
+    idempotent,
+    required_version,
+    stale,
+)
 from caretrust.audit import services as audit
 from caretrust.audit.models import Action
 from caretrust.people import selectors as people_selectors
@@ -36,25 +47,31 @@ from caretrust.sharing import services as sharing_services
 from caretrust.sharing.models import SharingBasis
 
 
-def _problem(status_code: int, description: str) -> OpenApiResponse:
-    return OpenApiResponse(s.ProblemSerializer, description=description)
+def _problem(status_code: int, description: str) -> dict[tuple[int, str], OpenApiResponse]:
+    # Errors are served as application/problem+json, so that is the media type documented.
+    return {
+        (status_code, ProblemJSONRenderer.media_type): OpenApiResponse(
+            s.ProblemSerializer, description=description
+        )
+    }
 
 
 COMMON_ERRORS = {
-    400: _problem(400, "Malformed request or invalid fields (field-level errors)."),
-    401: _problem(401, "No valid bearer token or session."),
-    403: _problem(403, "Visible, but this client or role may not do this."),
-    404: _problem(404, "Does not exist or is not visible to your agency (indistinguishable)."),
-    429: _problem(429, "Rate limit exceeded; see Retry-After."),
+    **_problem(400, "Malformed request or invalid fields (field-level errors)."),
+    **_problem(401, "No valid bearer token or session."),
+    **_problem(403, "Visible, but this client or role may not do this."),
+    **_problem(404, "Does not exist or is not visible to your agency (indistinguishable)."),
+    **_problem(429, "Rate limit exceeded; see Retry-After."),
 }
 WRITE_ERRORS = {
     **COMMON_ERRORS,
-    409: _problem(409, "A request with this Idempotency-Key is still being processed."),
-    422: _problem(422, "This Idempotency-Key was used with a different request body."),
+    **_problem(409, "A request with this Idempotency-Key is still being processed."),
+    **_problem(422, "This Idempotency-Key was used with a different request body."),
 }
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    # 1 to MAX_KEY characters once surrounding spaces are trimmed.
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY, "pattern": r"\S"},
     OpenApiParameter.HEADER,
     required=False,
     description="Any unique string up to 200 characters. A retry with the same key and body "
@@ -97,24 +114,53 @@ class AgencyScopedViewSet(viewsets.GenericViewSet):
         return self.request.agency  # type: ignore[attr-defined]
 
 
-class PersonFilter(django_filters.FilterSet):
-    nhs_number = django_filters.CharFilter(
-        method="filter_nhs_number", help_text="10 digits; spaces allowed."
+NON_EMPTY_STRING = {"type": "string", "minLength": 1}
+
+
+@extend_schema_field(NON_EMPTY_STRING)
+class NonEmptyCharFilter(django_filters.CharFilter):
+    """A text filter; documented as non-empty (StrictFilterSet refuses an empty one)."""
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter sent with no value, or a yes/no filter that is neither, is an error, not
+    silently ignored: ``?person=`` from a blank variable must not answer with everything."""
+
+    def is_valid(self) -> bool:
+        valid = bool(super().is_valid())
+        for name, flt in self.filters.items():
+            if name not in self.data:
+                continue
+            value = str(self.data.get(name, "")).strip()
+            if not value:
+                self.form.add_error(name, "Give a value, or leave this filter out.")
+                valid = False
+            elif isinstance(flt, django_filters.BooleanFilter) and value not in ("true", "false"):
+                self.form.add_error(name, "Give true or false.")
+                valid = False
+        return valid
+
+
+class PersonFilter(StrictFilterSet):
+    nhs_number = django_filters.CharFilter(method="filter_nhs_number")
+    family_name = NonEmptyCharFilter(field_name="family_name", lookup_expr="iexact")
+    # ISO 8601 only, as documented and as in request bodies (not the browser's 12/04/1938).
+    date_of_birth = django_filters.DateFilter(
+        field_name="date_of_birth", input_formats=["%Y-%m-%d"]
     )
-    family_name = django_filters.CharFilter(field_name="family_name", lookup_expr="iexact")
-    date_of_birth = django_filters.DateFilter(field_name="date_of_birth")
 
     class Meta:
         model = Person
         fields = ["nhs_number", "family_name", "date_of_birth"]
 
+    @extend_schema_field({**NON_EMPTY_STRING, "description": "10 digits; spaces allowed."})
     def filter_nhs_number(
         self, queryset: QuerySet[Person], name: str, value: str
     ) -> QuerySet[Person]:
         try:
             return queryset.filter(nhs_number=normalise_nhs_number(value))
         except ValidationError as exc:
-            raise Problem(400, "Bad request", exc.messages[0], "validation") from None
+            raise drf_exceptions.ValidationError({"nhs_number": exc.messages}) from None
 
 
 @extend_schema_view(
@@ -136,8 +182,10 @@ class PersonViewSet(AgencyScopedViewSet):
     queryset = Person.objects.none()
 
     def get_queryset(self) -> QuerySet[Person]:
-        return Person.objects.visible_to(self.agency, self.request.user).order_by(
-            "-created_at", "id"
+        return (
+            Person.objects.visible_to(self.agency, self.request.user)
+            .select_related("gp_practice")  # serialized as its slug: one query, not one a row
+            .order_by("-created_at", "id")
         )
 
     def get_object(self) -> Person:
@@ -202,8 +250,8 @@ class PersonViewSet(AgencyScopedViewSet):
         responses={
             200: s.PersonSerializer,
             **COMMON_ERRORS,
-            412: _problem(412, "Stale ETag."),
-            428: _problem(428, "If-Match missing."),
+            **_problem(412, "Stale ETag."),
+            **_problem(428, "If-Match missing."),
         },
     )
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -228,9 +276,25 @@ class PersonViewSet(AgencyScopedViewSet):
         description="For a subject access request. Staff sessions of a Caldicott "
         "guardian or agency administrator of an agency holding a file "
         "on the person; partner clients are refused (403).",
-        responses={200: s.AuditEventSerializer(many=True), **COMMON_ERRORS},
+        parameters=[
+            OpenApiParameter(
+                "page",
+                OpenApiTypes.INT,
+                OpenApiParameter.QUERY,
+                required=False,
+                description="Page number, from 1.",
+            )
+        ],
+        # One page of the report ({count, page, results}), not a cursor-paged, filtered list.
+        responses={200: s.AccessReportSerializer, **COMMON_ERRORS},
     )
-    @action(detail=True, methods=["get"], url_path="access-report")
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="access-report",
+        filter_backends=[],
+        pagination_class=None,
+    )
     def access_report(self, request: Request, pk: str) -> Response:
         person = self.get_object()
         if getattr(request, "partner", None) is not None:
@@ -240,11 +304,11 @@ class PersonViewSet(AgencyScopedViewSet):
                 "Access reports are for staff with a governance role, not for partner systems.",
                 "forbidden",
             )
+        number = request.query_params.get("page", "1")
+        if not (number.isascii() and number.isdigit() and int(number) >= 1):
+            raise drf_exceptions.ValidationError({"page": ["Give a page number: 1 or more."]})
         page = sharing_selectors.access_report(
-            user=request.user,
-            agency=self.agency,
-            person=person,
-            page=request.query_params.get("page"),
+            user=request.user, agency=self.agency, person=person, page=int(number)
         )
         return Response(
             {
@@ -255,9 +319,9 @@ class PersonViewSet(AgencyScopedViewSet):
         )
 
 
-class CaseFileFilter(django_filters.FilterSet):
+class CaseFileFilter(StrictFilterSet):
     person = django_filters.UUIDFilter(field_name="person_id")
-    agency = django_filters.CharFilter(field_name="agency__slug")
+    agency = NonEmptyCharFilter(field_name="agency__slug")
     open = django_filters.BooleanFilter(field_name="closed_on", lookup_expr="isnull")
 
     class Meta:
@@ -333,9 +397,9 @@ class CaseFileViewSet(AgencyScopedViewSet):
         return Response(self.get_serializer(case_file).data, headers={"ETag": etag_for(case_file)})
 
 
-class SharingBasisFilter(django_filters.FilterSet):
+class SharingBasisFilter(StrictFilterSet):
     person = django_filters.UUIDFilter(field_name="person_id")
-    status = django_filters.CharFilter(field_name="status")
+    status = NonEmptyCharFilter(field_name="status")
 
     class Meta:
         model = SharingBasis
@@ -443,6 +507,10 @@ class SharingBasisViewSet(AgencyScopedViewSet):
             person_id=values.pop("person"),
             purpose="record_consent",
         )
+        if not CaseFile.objects.filter(person=person, agency=self.agency).exists():
+            # As in the browser (sharing.views.record_basis): seeing another agency's file
+            # through a share gives no say over how any file on the person is shared.
+            raise PermissionDenied(f"{self.agency} holds no case file on this person to share.")
         basis = sharing_services.record_consent(
             person=person, holding_agency=self.agency, by=request.user, **values
         )

@@ -1,0 +1,382 @@
+"""Whatever a partner sends, the answer is a 4xx problem document that says what is wrong
+(naming the field), never a 500, and nothing is half-written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from caretrust.api.models import IdempotencyRecord
+from caretrust.directory.models import AgencyKind
+from caretrust.people.models import CaseFile, Person
+from caretrust.people.validators import today_in_london
+from caretrust.sharing.models import SharingBasis
+from tests.api.conftest import (
+    PERSON_BODY,
+    assert_problem,
+    consent,
+    consent_body,
+    patch_json,
+    post_json,
+)
+from tests.factories import AgencyFactory
+
+PERSONS = "/api/v1/persons/"
+BASES = "/api/v1/sharing-bases/"
+TOMORROW = (today_in_london() + dt.timedelta(days=1)).isoformat()
+
+
+def _counts() -> tuple[int, ...]:
+    return (
+        Person.objects.count(),
+        CaseFile.objects.count(),
+        SharingBasis.objects.count(),
+        IdempotencyRecord.objects.count(),
+    )
+
+
+@pytest.fixture
+def unchanged(db: Any) -> Any:
+    """Asserts, after the test, that no person, case file, basis or idempotency record was
+    written."""
+    before = _counts()
+    yield
+    assert _counts() == before, "a refused request wrote something"
+
+
+def _fields(body: dict[str, Any]) -> list[str]:
+    return [e["field"] for e in body.get("errors", [])]
+
+
+def _person(**changes: Any) -> dict[str, Any]:
+    body = {**PERSON_BODY, **changes}
+    return {k: v for k, v in body.items() if v is not ...}
+
+
+# --- Registering a person --------------------------------------------------------------------
+
+PERSON_CASES = [
+    # (id, body, the field the answer must name, words the message must contain)
+    ("given-name-5000", _person(given_name="x" * 5000), "given_name", "no more than 100"),
+    ("family-name-number", _person(family_name=["Holroyd"]), "family_name", "valid string"),
+    ("nhs-check-digit", _person(nhs_number="999 000 0019"), "nhs_number", "check digit"),
+    ("nhs-letters", _person(nhs_number="999 000 001A"), "nhs_number", "only digits"),
+    ("nhs-nine-digits", _person(nhs_number="999000001"), "nhs_number", "this has 9"),
+    ("nhs-too-long", _person(nhs_number="9" * 30), "nhs_number", "no more than 20"),
+    ("nhs-missing", _person(nhs_number=...), "nhs_number", "required"),
+    ("dob-future", _person(date_of_birth=TOMORROW), "date_of_birth", "future"),
+    ("dob-format", _person(date_of_birth="12/04/1938"), "date_of_birth", "wrong format"),
+    ("dob-number", _person(date_of_birth=19380412), "date_of_birth", "wrong format"),
+    ("dob-1850", _person(date_of_birth="1850-01-01"), "date_of_birth", "after 1890"),
+    ("postcode", _person(postcode="XX1 ZZZ"), "postcode", "UK postcode"),
+    ("gp-unknown", _person(gp_practice="no-such-practice"), "gp_practice", "no-such-practice"),
+    ("gp-not-a-gp", _person(gp_practice="westvale"), "gp_practice", "westvale"),
+    ("gp-blank", _person(gp_practice=""), "gp_practice", "slug"),
+    ("gp-nul", _person(gp_practice="a\x00b"), "gp_practice", "slug"),
+    ("name-nul", _person(given_name="Mar\x00garet"), "given_name", "Null characters"),
+    ("unknown-field", _person(nickname="Peggy"), "nickname", "Unknown field"),
+    ("read-only-field", _person(version=7), "version", "Unknown field"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"), [pytest.param(*c[1:], id=c[0]) for c in PERSON_CASES]
+)
+def test_registering_a_person_with_bad_data(
+    hospital_partner, outsider_agency, unchanged, body, field, words
+):
+    response = post_json(hospital_partner.api, PERSONS, body)
+
+    problem = assert_problem(response, 400)
+    assert problem["type"].endswith("/validation")
+    assert field in _fields(problem)
+    message = next(e["message"] for e in problem["errors"] if e["field"] == field)
+    assert words in message
+
+
+def test_a_body_that_is_not_json(hospital_partner, unchanged):
+    response = hospital_partner.api.post(
+        PERSONS, '{"given_name": "Margaret",', content_type="application/json"
+    )
+
+    problem = assert_problem(response, 400)
+    assert problem["type"].endswith("/malformed-request")
+    assert "JSON parse error" in problem["detail"]
+
+
+def test_a_body_that_is_a_list_not_an_object(hospital_partner, unchanged):
+    problem = assert_problem(post_json(hospital_partner.api, PERSONS, [PERSON_BODY]), 400)
+
+    assert "Expected a dictionary" in problem["errors"][0]["message"]
+
+
+def test_a_body_that_is_not_json_at_all(hospital_partner, unchanged):
+    response = hospital_partner.api.post(PERSONS, PERSON_BODY)  # form-encoded
+
+    problem = assert_problem(response, 415)
+    assert "multipart/form-data" in problem["detail"]
+
+
+def test_a_duplicate_nhs_number_names_the_field(hospital_partner):
+    assert post_json(hospital_partner.api, PERSONS, PERSON_BODY).status_code == 201
+    before = _counts()
+
+    problem = assert_problem(post_json(hospital_partner.api, PERSONS, PERSON_BODY), 400)
+
+    assert _fields(problem)[0] == "nhs_number"
+    assert "already registered" in problem["errors"][0]["message"]
+    assert _counts() == before
+
+
+@pytest.mark.parametrize(
+    ("key", "words"), [("k" * 201, "1 to 200"), ("   ", "1 to 200"), ("a\x00b", "printable")]
+)
+def test_a_bad_idempotency_key(hospital_partner, unchanged, key, words):
+    response = post_json(hospital_partner.api, PERSONS, PERSON_BODY, HTTP_IDEMPOTENCY_KEY=key)
+
+    problem = assert_problem(response, 400)
+    assert "Idempotency-Key" in problem["detail"] and words in problem["detail"]
+
+
+# --- Updating a person -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def person_url(hospital_file) -> str:
+    return f"/api/v1/persons/{hospital_file.person.pk}/"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"given_name": "y" * 5000}, "given_name"),
+        ({"date_of_birth": TOMORROW}, "date_of_birth"),
+        ({"date_of_birth": "1938-13-45"}, "date_of_birth"),
+        ({"postcode": 12345}, "postcode"),
+        ({"nhs_number": "9990000026"}, "nhs_number"),  # identifies the person: never changes
+        ({"favourite_colour": "blue"}, "favourite_colour"),
+    ],
+    ids=["too-long", "future-dob", "impossible-date", "postcode-number", "nhs", "unknown"],
+)
+def test_updating_a_person_with_bad_data(hospital_partner, hospital_file, person_url, body, field):
+    etag = hospital_partner.api.get(person_url)["ETag"]
+
+    response = patch_json(hospital_partner.api, person_url, body, HTTP_IF_MATCH=etag)
+
+    problem = assert_problem(response, 400)
+    assert field in _fields(problem)
+    hospital_file.person.refresh_from_db()
+    assert hospital_file.person.version == 1
+
+
+@pytest.mark.parametrize(
+    "if_match", ["1-v1", '"unterminated', 'W/"', '"a" "b"', "v1", ","], ids=repr
+)
+def test_a_malformed_if_match_is_a_bad_request_not_a_stale_one(
+    hospital_partner, hospital_file, person_url, if_match
+):
+    response = patch_json(
+        hospital_partner.api, person_url, {"town": "Leeds"}, HTTP_IF_MATCH=if_match
+    )
+
+    problem = assert_problem(response, 400)
+    assert problem["type"].endswith("/bad-if-match")
+    assert "If-Match" in problem["detail"]
+    hospital_file.person.refresh_from_db()
+    assert (hospital_file.person.town, hospital_file.person.version) == ("Calderbridge", 1)
+
+
+# --- Recording and withdrawing consent -------------------------------------------------------
+
+
+@pytest.fixture
+def consent_for(hospital_file, council):
+    def make(**changes: Any) -> dict[str, Any]:
+        body = consent_body(hospital_file.person.pk, "council", **changes)
+        return {k: v for k, v in body.items() if v is not ...}
+
+    return make
+
+
+CONSENT_CASES = [
+    ("person-not-uuid", {"person": "not-a-uuid"}, "person", "valid UUID"),
+    ("person-list", {"person": ["not", "a", "uuid"]}, "person", "valid UUID"),
+    ("recipient-unknown", {"recipient_agency": "nobody"}, "recipient_agency", "nobody"),
+    ("recipient-self", {"recipient_agency": "hospital"}, "recipient_agency", "another agency"),
+    ("recipient-null", {"recipient_agency": None}, "recipient_agency", "null"),
+    ("classes-empty", {"data_classes": []}, "data_classes", "at least 1"),
+    ("classes-unknown", {"data_classes": ["x"]}, "data_classes.0", "not a valid choice"),
+    ("classes-string", {"data_classes": "demographics"}, "data_classes", "list"),
+    ("purpose", {"purpose": "curiosity"}, "purpose", "not a valid choice"),
+    ("grantor-missing", {"grantor": ...}, "grantor", "required"),
+    ("grantor-name-long", {"grantor_name": "z" * 201}, "grantor_name", "no more than 200"),
+    ("period-end-format", {"period_end": "next week"}, "period_end", "wrong format"),
+    ("unknown-field", {"break_glass": True}, "break_glass", "Unknown field"),
+]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"), [pytest.param(*c[1:], id=c[0]) for c in CONSENT_CASES]
+)
+def test_recording_consent_with_bad_data(
+    hospital_partner, consent_for, unchanged, changes, field, words
+):
+    response = post_json(hospital_partner.api, BASES, consent_for(**changes))
+
+    problem = assert_problem(response, 400)
+    assert field in _fields(problem), problem
+    message = next(e["message"] for e in problem["errors"] if e["field"] == field)
+    assert words in message
+
+
+def test_consent_that_ends_before_it_starts(hospital_partner, consent_for, unchanged):
+    response = post_json(
+        hospital_partner.api, BASES, consent_for(period_end="2020-01-01T00:00:00Z")
+    )
+
+    problem = assert_problem(response, 400)
+    assert problem["errors"], problem
+
+
+def test_consent_for_a_person_the_client_may_not_see(
+    hospital_partner, council_file, council, unchanged
+):
+    hidden = post_json(hospital_partner.api, BASES, consent_body(council_file.person.pk, "council"))
+    missing = post_json(hospital_partner.api, BASES, consent_body(uuid.uuid4(), "council"))
+
+    hidden_body, missing_body = assert_problem(hidden, 404), assert_problem(missing, 404)
+    assert str(council_file.person.pk) not in hidden.content.decode()
+    hidden_body.pop("request_id"), missing_body.pop("request_id")
+    assert hidden_body == missing_body
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "reason"),
+        ({"reason": ""}, "reason"),
+        ({"reason": "   "}, "reason"),
+        ({"reason": "r" * 501}, "reason"),
+        ({"reason": "ok", "also": 1}, "also"),
+    ],
+    ids=["missing", "empty", "blank", "too-long", "unknown"],
+)
+def test_withdrawing_with_bad_data(
+    hospital_partner, hospital_file, hospital, council, nina, body, field
+):
+    basis = consent(hospital_file.person, holder=hospital, recipient=council, by=nina)
+
+    response = post_json(hospital_partner.api, f"{BASES}{basis.pk}/withdraw/", body)
+
+    problem = assert_problem(response, 400)
+    assert field in _fields(problem)
+    basis.refresh_from_db()
+    assert (basis.status, basis.version) == ("active", 1)
+
+
+def test_withdrawing_twice(hospital_partner, hospital_file, hospital, council, nina):
+    basis = consent(hospital_file.person, holder=hospital, recipient=council, by=nina)
+    url = f"{BASES}{basis.pk}/withdraw/"
+    assert post_json(hospital_partner.api, url, {"reason": "Withdrawn"}).status_code == 200
+
+    problem = assert_problem(post_json(hospital_partner.api, url, {"reason": "Again"}), 400)
+
+    assert "already withdrawn" in problem["errors"][0]["message"]
+    basis.refresh_from_db()
+    assert basis.version == 2
+
+
+# --- Ids and query strings -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/persons/not-a-uuid/",
+        "/api/v1/persons/123/",
+        "/api/v1/case-files/not-a-uuid/",
+        "/api/v1/sharing-bases/not-a-uuid/",
+        "/api/v1/persons/%00/",
+        "/api/v1/case-files/%00/",
+        "/api/v1/sharing-bases/%00/",
+        "/api/v1/persons/%00/access-report/",
+    ],
+)
+def test_an_id_that_is_not_a_uuid_is_simply_not_found(hospital_partner, url):
+    problem = assert_problem(hospital_partner.api.get(url), 404)
+
+    assert problem["detail"] == "Not found."
+
+
+def test_withdrawing_a_basis_by_a_non_uuid_id(hospital_partner, unchanged):
+    response = post_json(hospital_partner.api, f"{BASES}not-a-uuid/withdraw/", {"reason": "x"})
+
+    assert_problem(response, 404)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("nhs_number=123", "nhs_number"),
+        ("nhs_number=999+000+0019", "nhs_number"),
+        ("date_of_birth=12/04/1938", "date_of_birth"),
+        ("family_name=", "family_name"),
+        ("family_name=a%00b", "family_name"),
+        ("page_size=lots", "page_size"),
+        ("page_size=0", "page_size"),
+        ("page_size=101", "page_size"),
+    ],
+)
+def test_a_bad_person_filter_names_the_parameter(hospital_partner, query, field):
+    problem = assert_problem(hospital_partner.api.get(f"{PERSONS}?{query}"), 400)
+
+    assert field in _fields(problem)
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/v1/case-files/?person=not-a-uuid", "person"),
+        ("/api/v1/case-files/?person=", "person"),
+        ("/api/v1/case-files/?open=maybe", "open"),
+        ("/api/v1/case-files/?agency=", "agency"),
+        ("/api/v1/sharing-bases/?person=42", "person"),
+        ("/api/v1/sharing-bases/?status=", "status"),
+    ],
+)
+def test_a_bad_list_filter_names_the_parameter(hospital_partner, url, field):
+    problem = assert_problem(hospital_partner.api.get(url), 400)
+
+    assert field in _fields(problem)
+
+
+def test_a_nul_in_an_unknown_query_parameter_is_no_server_error(hospital_partner, hospital_file):
+    """Searches are audited with their query string; PostgreSQL cannot store U+0000 in the
+    audit row's JSON, which used to make this a 500."""
+    response = hospital_partner.api.get(f"{PERSONS}?note%00=a%00b")
+
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 1
+
+
+def test_a_non_json_accept_header_still_gets_json_errors(hospital_partner, unchanged):
+    response = hospital_partner.api.post(
+        PERSONS, json.dumps({"x": 1}), content_type="application/json", HTTP_ACCEPT="text/html"
+    )
+
+    assert response.status_code == 406
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_a_real_gp_practice_is_accepted(hospital_partner):
+    """Beside gp-not-a-gp above: the check refuses what is not a GP practice, nothing more."""
+    AgencyFactory(name="Northgate Surgery", slug="northgate", kind=AgencyKind.GP_PRACTICE)
+
+    response = post_json(hospital_partner.api, PERSONS, _person(gp_practice="northgate"))
+
+    assert response.status_code == 201
+    assert response.json()["gp_practice"] == "northgate"

@@ -1,0 +1,70 @@
+"""Each partner client (and each signed-in user) has its own request budget; past it the API
+answers 429 with Retry-After, and nobody else is slowed down."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from tests.api.conftest import assert_problem, make_partner
+from tests.conftest import signed_in
+
+PERSONS = "/api/v1/persons/"
+
+pytestmark = pytest.mark.usefixtures("_fresh_rate_limits")
+
+
+@override_settings(API_RATE_LIMIT="3/minute")
+def test_the_fourth_request_in_a_minute_is_refused_with_retry_after(hospital_partner):
+    for _ in range(3):
+        assert hospital_partner.api.get(PERSONS).status_code == 200
+
+    response = hospital_partner.api.get(PERSONS)
+
+    body = assert_problem(response, 429)
+    assert body["type"].endswith("/rate-limited")
+    assert body["title"] == "Too many requests"
+    assert 1 <= int(response["Retry-After"]) <= 60
+
+
+@override_settings(API_RATE_LIMIT="3/minute")
+def test_another_client_is_unaffected(hospital_partner, council):
+    other = make_partner(council, name="Council system")
+    for _ in range(4):
+        hospital_partner.api.get(PERSONS)
+    assert hospital_partner.api.get(PERSONS).status_code == 429
+
+    assert other.api.get(PERSONS).status_code == 200
+
+
+@override_settings(API_RATE_LIMIT="3/minute")
+def test_the_budget_is_per_client_not_per_token(hospital_partner):
+    second_token = hospital_partner.api_with(None)
+    for _ in range(3):
+        assert hospital_partner.api.get(PERSONS).status_code == 200
+
+    assert_problem(second_token.get(PERSONS), 429)
+
+
+@override_settings(API_RATE_LIMIT="3/minute")
+def test_writes_and_errors_count_too(hospital_partner):
+    hospital_partner.api.get("/api/v1/persons/not-a-uuid/")  # 404
+    hospital_partner.api.post(PERSONS, "{}", content_type="application/json")  # 400
+    hospital_partner.api.get(PERSONS)
+
+    assert_problem(hospital_partner.api.get(PERSONS), 429)
+
+
+@override_settings(API_RATE_LIMIT="3/minute")
+def test_a_signed_in_user_has_their_own_budget(carol, hospital_partner):
+    browser = signed_in(carol)
+    for _ in range(3):
+        assert browser.get(PERSONS).status_code == 200
+
+    assert_problem(browser.get(PERSONS), 429)
+    assert hospital_partner.api.get(PERSONS).status_code == 200
+
+
+def test_the_default_budget_is_generous(hospital_partner):
+    for _ in range(10):
+        assert hospital_partner.api.get(PERSONS).status_code == 200
