@@ -36,42 +36,47 @@ def view_codename(data_class: str) -> str:
     return f"view_{DataClass(data_class).value}"
 
 
+def _grants(agency: Agency, data_class: str, user: Any) -> list[models.QuerySet[Any]]:
+    """The permission rows that let ``agency`` (and, for break-glass, ``user`` acting for it)
+    see a case file for ``data_class``, as of the database's clock. Rows past ``valid_until``
+    count for nothing whether or not a sweeper has removed them yet."""
+    codename = view_codename(data_class)
+    current = Q(valid_until__isnull=True) | Q(valid_until__gt=Now())
+    grants: list[models.QuerySet[Any]] = [
+        CaseFileGroupObjectPermission.objects.filter(
+            current, group_id=agency.group_id, permission__codename=codename
+        )
+    ]
+    if user is not None and getattr(user, "is_authenticated", False):
+        grants.append(
+            CaseFileUserObjectPermission.objects.filter(
+                current, user_id=user.pk, agency=agency, permission__codename=codename
+            )
+        )
+    return grants
+
+
+def visible_case_file_ids(agency: Agency, data_class: str, user: Any = None) -> Any:
+    """The one visibility rule as a set of ids: the agency's own files UNION the files its
+    grants name. Each part uses its own index, so lists and counts never scan every file."""
+    own = CaseFile.objects.filter(agency=agency).order_by().values("pk")
+    return own.union(*(g.values("content_object_id") for g in _grants(agency, data_class, user)))
+
+
 def case_file_visibility(agency: Agency, data_class: str, user: Any = None, *, path: str = "") -> Q:
-    """The one visibility rule, as a filter on case files (or, with ``path``, on rows that
-    belong to a case file, e.g. ``path="case_file"`` for notes).
+    """The same rule row by row, for annotating or filtering rows that belong to a case file
+    (``path="case_file"`` for notes): own file, or an EXISTS on a grant for it.
 
     An agency sees its own files; another agency's file only through a permission row
     projected from an effective sharing basis: a group row for the agency's group, or a
-    break-glass row for this user acting for this agency. Rows past ``valid_until`` count for
-    nothing whether or not a sweeper has removed them yet: expiry is enforced here, in the
-    query, at the database's clock. Model-level permissions and superuser flags play no part.
+    break-glass row for this user acting for this agency. Model-level permissions and
+    superuser flags play no part.
     """
     prefix = f"{path}__" if path else ""
     file_ref = OuterRef(path or "pk")
-    codename = view_codename(data_class)
-    current = Q(valid_until__isnull=True) | Q(valid_until__gt=Now())
-    rule = Q(**{f"{prefix}agency": agency}) | Q(
-        Exists(
-            CaseFileGroupObjectPermission.objects.filter(
-                current,
-                content_object=file_ref,
-                group_id=agency.group_id,
-                permission__codename=codename,
-            )
-        )
-    )
-    if user is not None and getattr(user, "is_authenticated", False):
-        rule |= Q(
-            Exists(
-                CaseFileUserObjectPermission.objects.filter(
-                    current,
-                    content_object=file_ref,
-                    user_id=user.pk,
-                    agency=agency,
-                    permission__codename=codename,
-                )
-            )
-        )
+    rule = Q(**{f"{prefix}agency": agency})
+    for grant in _grants(agency, data_class, user):
+        rule |= Q(Exists(grant.filter(content_object=file_ref)))
     return rule
 
 
@@ -80,7 +85,7 @@ class CaseFileQuerySet(models.QuerySet["CaseFile"]):
         self, agency: Agency, data_class: str = DataClass.DEMOGRAPHICS, user: Any = None
     ) -> CaseFileQuerySet:
         """Case files the agency (and, for break-glass, this user) may see for a data class."""
-        return self.filter(case_file_visibility(agency, data_class, user))
+        return self.filter(pk__in=visible_case_file_ids(agency, data_class, user))
 
     def with_visible_classes(self, agency: Agency, user: Any = None) -> CaseFileQuerySet:
         """Annotate ``can_<data class>`` for every data class, in the same single query."""
@@ -100,10 +105,10 @@ class CaseFileQuerySet(models.QuerySet["CaseFile"]):
 class PersonQuerySet(models.QuerySet["Person"]):
     def visible_to(self, agency: Agency, user: Any = None) -> PersonQuerySet:
         """People whose demographics the agency may see in at least one case file."""
-        files = CaseFile.objects.visible_to(agency, DataClass.DEMOGRAPHICS, user).filter(
-            person_id=OuterRef("pk")
+        files = CaseFile.objects.filter(
+            pk__in=visible_case_file_ids(agency, DataClass.DEMOGRAPHICS, user)
         )
-        return self.filter(Exists(files))
+        return self.filter(pk__in=files.values("person_id"))
 
 
 class Person(models.Model):
@@ -269,11 +274,6 @@ class CaseFileGroupObjectPermission(GroupObjectPermissionBase):
 
     class Meta(GroupObjectPermissionBase.Meta):
         abstract = False
-        indexes = [
-            models.Index(
-                fields=["group", "permission", "content_object"], name="casefile_group_perm_lookup"
-            )
-        ]
 
 
 class CaseFileUserObjectPermission(UserObjectPermissionBase):
