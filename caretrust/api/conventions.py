@@ -305,7 +305,7 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
                 IdempotencyRecord.objects.create(
                     owner=owner,
                     key=key,
-                    method=request.method,
+                    method=request.method or "POST",
                     path=request.path[:300],
                     request_hash=digest,
                     status_code=response.status_code,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
@@ -91,7 +91,7 @@ class PersonSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "version", "created_at", "updated_at"]
-        extra_kwargs = {"nhs_number": {"validators": []}}
+        extra_kwargs: ClassVar[dict[str, Any]] = {"nhs_number": {"validators": []}}
 
     def validate_nhs_number(self, value: str) -> str:
         return _django(normalise_nhs_number, value)
@@ -116,7 +116,9 @@ class PersonUpdateSerializer(PersonSerializer):
 
 
 class CaseFileSerializer(serializers.ModelSerializer):
-    agency = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    agency: serializers.SlugRelatedField[Agency] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     person = serializers.UUIDField(source="person_id", read_only=True)
     lead_worker = serializers.SerializerMethodField()
     visible_data_classes = serializers.SerializerMethodField()
@@ -143,8 +145,12 @@ class CaseFileSerializer(serializers.ModelSerializer):
 
 class SharingBasisSerializer(serializers.ModelSerializer):
     person = serializers.UUIDField(source="person_id", read_only=True)
-    holding_agency = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    recipient_agency = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    holding_agency: serializers.SlugRelatedField[Agency] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    recipient_agency: serializers.SlugRelatedField[Agency] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
 
     class Meta:
         model = SharingBasis
@@ -217,7 +223,9 @@ class ProblemSerializer(serializers.Serializer):
     status = serializers.IntegerField()
     detail = serializers.CharField()
     request_id = serializers.CharField(required=False)
-    errors = serializers.ListField(
+    # Documents the problem body only (never used to validate), so shadowing
+    # Serializer.errors is harmless here.
+    errors = serializers.ListField(  # type: ignore[assignment]
         child=serializers.DictField(child=serializers.CharField()),
         required=False,
         help_text="For validation problems: [{field, message}, ...].",

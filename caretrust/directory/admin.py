@@ -69,6 +69,6 @@ class MembershipAdmin(AuditedAdmin):
 
     @admin.action(description="End the selected memberships")
     def end_memberships(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
-        for membership in queryset.current():
+        for membership in Membership.objects.current().filter(pk__in=queryset):
             services.end_membership(membership=membership, by=request.user)
         self.message_user(request, "Memberships ended.", messages.SUCCESS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -43,7 +43,7 @@ def create_agency(
 
 def add_membership(
     *,
-    user: AbstractBaseUser,
+    user: User,
     agency: Agency,
     role: str,
     team: Team | None = None,

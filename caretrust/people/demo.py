@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -382,7 +383,7 @@ def _person_fields(
     today: dt.date,
     family: str | None = None,
     address: tuple[str, str, str] | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     if elderly:
         woman = rng.random() < 0.58  # more older women than men, as in the population
         given = rng.choice(OLDER_WOMEN if woman else OLDER_MEN)
@@ -425,7 +426,7 @@ def seed(*, verbosity: int = 1) -> SeedReport:
 
         # Each person's random draws happen whether or not they already exist, so a second run
         # makes the same decisions and creates nothing.
-        elderly: list[tuple[Person | None, dict[str, object]]] = []
+        elderly: list[tuple[Person | None, dict[str, Any]]] = []
         for n in range(ELDERLY_COUNT):
             nhs = nth_test_nhs_number(n)
             fields = _person_fields(rng, elderly=True, gp_practices=gp_practices, today=today)

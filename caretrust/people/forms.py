@@ -98,6 +98,7 @@ class PersonRegistrationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         field = self.fields["gp_practice"]
         assert isinstance(field, forms.ModelChoiceField)
+        assert field.queryset is not None
         field.queryset = field.queryset.filter(kind=AgencyKind.GP_PRACTICE)
         self.fields["postcode"].help_text = "For example, LS1 4AP"
 

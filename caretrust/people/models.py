@@ -36,34 +36,36 @@ def view_codename(data_class: str) -> str:
     return f"view_{DataClass(data_class).value}"
 
 
-def _grants(agency: Agency, data_class: str, user: Any) -> list[models.QuerySet[Any]]:
+def _grants(agency: Agency, data_class: str | None, user: Any) -> list[models.QuerySet[Any]]:
     """The permission rows that let ``agency`` (and, for break-glass, ``user`` acting for it)
-    see a case file for ``data_class``, as of the database's clock. Rows past ``valid_until``
-    count for nothing whether or not a sweeper has removed them yet."""
-    codename = view_codename(data_class)
+    see a case file for ``data_class`` (None: for any data class), as of the database's clock.
+    Rows past ``valid_until`` count for nothing whether or not a sweeper has removed them."""
+    codenames = [view_codename(dc) for dc in ([data_class] if data_class else DataClass.values)]
     current = Q(valid_until__isnull=True) | Q(valid_until__gt=Now())
     grants: list[models.QuerySet[Any]] = [
         CaseFileGroupObjectPermission.objects.filter(
-            current, group_id=agency.group_id, permission__codename=codename
+            current, group_id=agency.group_id, permission__codename__in=codenames
         )
     ]
     if user is not None and getattr(user, "is_authenticated", False):
         grants.append(
             CaseFileUserObjectPermission.objects.filter(
-                current, user_id=user.pk, agency=agency, permission__codename=codename
+                current, user_id=user.pk, agency=agency, permission__codename__in=codenames
             )
         )
     return grants
 
 
-def visible_case_file_ids(agency: Agency, data_class: str, user: Any = None) -> Any:
+def visible_case_file_ids(agency: Agency, data_class: str | None, user: Any = None) -> Any:
     """The one visibility rule as a set of ids: the agency's own files UNION the files its
     grants name. Each part uses its own index, so lists and counts never scan every file."""
     own = CaseFile.objects.filter(agency=agency).order_by().values("pk")
     return own.union(*(g.values("content_object_id") for g in _grants(agency, data_class, user)))
 
 
-def case_file_visibility(agency: Agency, data_class: str, user: Any = None, *, path: str = "") -> Q:
+def case_file_visibility(
+    agency: Agency, data_class: str | None, user: Any = None, *, path: str = ""
+) -> Q:
     """The same rule row by row, for annotating or filtering rows that belong to a case file
     (``path="case_file"`` for notes): own file, or an EXISTS on a grant for it.
 
@@ -82,14 +84,30 @@ def case_file_visibility(agency: Agency, data_class: str, user: Any = None, *, p
 
 class CaseFileQuerySet(models.QuerySet["CaseFile"]):
     def visible_to(
-        self, agency: Agency, data_class: str = DataClass.DEMOGRAPHICS, user: Any = None
+        self,
+        agency: Agency,
+        data_class: str | None = DataClass.DEMOGRAPHICS,
+        user: Any = None,
+        *,
+        listing: bool = False,
     ) -> CaseFileQuerySet:
-        """Case files the agency (and, for break-glass, this user) may see for a data class."""
-        return self.filter(pk__in=visible_case_file_ids(agency, data_class, user))
+        """Case files the agency (and, for break-glass, this user) may see for a data class
+        (None: for at least one data class).
+
+        One rule, two SQL shapes with the same answer: row by row (an EXISTS per file, fast
+        for one file or a narrow filter) by default, or with ``listing=True`` as a set of ids
+        (own UNION granted, fast for listing or counting an agency's whole caseload, where
+        the row-by-row form would test every file).
+        """
+        if listing:
+            return self.filter(pk__in=visible_case_file_ids(agency, data_class, user))
+        return self.filter(case_file_visibility(agency, data_class, user))
 
     def with_visible_classes(self, agency: Agency, user: Any = None) -> CaseFileQuerySet:
-        """Annotate ``can_<data class>`` for every data class, in the same single query."""
-        return self.annotate(
+        """Files the agency may see anything of, each annotated ``can_<data class>`` for every
+        data class, in one query. Narrow the queryset first (one person), or intersect with
+        ``visible_to(..., listing=True)`` for a whole caseload."""
+        return self.visible_to(agency, None, user).annotate(
             **{
                 f"can_{dc}": models.ExpressionWrapper(
                     case_file_visibility(agency, dc, user), output_field=models.BooleanField()
@@ -103,12 +121,18 @@ class CaseFileQuerySet(models.QuerySet["CaseFile"]):
 
 
 class PersonQuerySet(models.QuerySet["Person"]):
-    def visible_to(self, agency: Agency, user: Any = None) -> PersonQuerySet:
-        """People whose demographics the agency may see in at least one case file."""
-        files = CaseFile.objects.filter(
-            pk__in=visible_case_file_ids(agency, DataClass.DEMOGRAPHICS, user)
+    def visible_to(
+        self, agency: Agency, user: Any = None, *, listing: bool = False
+    ) -> PersonQuerySet:
+        """People whose demographics the agency may see in at least one case file (the case
+        file rule; ``listing`` as there)."""
+        if listing:
+            files = CaseFile.objects.visible_to(agency, DataClass.DEMOGRAPHICS, user, listing=True)
+            return self.filter(pk__in=files.values("person_id"))
+        files = CaseFile.objects.filter(person_id=OuterRef("pk")).filter(
+            case_file_visibility(agency, DataClass.DEMOGRAPHICS, user)
         )
-        return self.filter(pk__in=files.values("person_id"))
+        return self.filter(Exists(files))
 
 
 class Person(models.Model):

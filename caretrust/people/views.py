@@ -76,8 +76,8 @@ def person_register(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             person = services.register_person(
-                agency=request.agency,
-                by=request.user,  # type: ignore[attr-defined]
+                agency=request.agency,  # type: ignore[attr-defined]
+                by=request.user,
                 **form.cleaned_data,
             )
         except services.DuplicateNhsNumber as exc:

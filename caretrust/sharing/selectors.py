@@ -74,9 +74,12 @@ def user_activity(
         raise PermissionDenied(
             "Only a Caldicott guardian or agency administrator can see a user's activity."
         )
+    target_pk = _int_or_none(target_user_id)
     target = (
         get_user_model()
-        .objects.filter(pk=_int_or_none(target_user_id), memberships__agency=agency)
+        .objects.filter(
+            pk__in=[target_pk] if target_pk is not None else [], memberships__agency=agency
+        )
         .distinct()
         .first()
     )
@@ -136,7 +139,10 @@ def pending_review(*, user: Any, agency: Agency, review_id: Any) -> BreakGlassRe
     if Role.CALDICOTT_GUARDIAN not in _roles(user, agency):
         raise PermissionDenied("Only the Caldicott guardian reviews emergency access.")
     review = (
-        BreakGlassReview.objects.filter(pk=_int_or_none(review_id), guardian_agency=agency)
+        BreakGlassReview.objects.filter(
+            pk__in=[pk] if (pk := _int_or_none(review_id)) is not None else [],
+            guardian_agency=agency,
+        )
         .select_related("basis__person", "basis__recipient_agency", "basis__break_glass_user")
         .first()
     )

@@ -15,7 +15,7 @@ from caretrust.audit import services as audit
 from caretrust.audit.models import Action
 from caretrust.directory.access import agency_required
 from caretrust.people.models import CaseFile, Person
-from caretrust.people.selectors import get_visible_note, get_visible_person, parse_uuid
+from caretrust.people.selectors import first_by_uuid, get_visible_note, get_visible_person
 from caretrust.people.services import write_note
 from caretrust.sharing import forms, selectors, services
 from caretrust.sharing.models import SharingBasis
@@ -84,10 +84,9 @@ def _basis_for(request: HttpRequest, basis_id: str) -> SharingBasis:
     """A basis the active agency may see: one on its own file, or one that lets it see another
     agency's file, on a person it may see. Anything else answers 404."""
     agency = request.agency  # type: ignore[attr-defined]
-    basis = (
-        SharingBasis.objects.filter(pk=parse_uuid(basis_id))
-        .select_related("person", "holding_agency", "recipient_agency")
-        .first()
+    basis = first_by_uuid(
+        SharingBasis.objects.select_related("person", "holding_agency", "recipient_agency"),
+        basis_id,
     )
     concerns_us = basis is not None and agency.pk in (
         basis.holding_agency_id,
@@ -121,8 +120,8 @@ def withdraw(request: HttpRequest, basis_id: str) -> HttpResponse:
                 basis=basis,
                 reason=form.cleaned_data["reason"],
                 by=request.user,
-                acting_agency=request.agency,
-            )  # type: ignore[attr-defined]
+                acting_agency=request.agency,  # type: ignore[attr-defined]
+            )
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
