@@ -1094,8 +1094,9 @@ class Bench:
     def list_queryset(self) -> Any:
         from caretrust.people.models import CaseFile
 
+        # The list path of the app: the id-set shape of the rule (listing=True).
         return (
-            CaseFile.objects.visible_to(self.target)
+            CaseFile.objects.visible_to(self.target, listing=True)
             .select_related("person")
             .order_by("opened_on", "id")
         )

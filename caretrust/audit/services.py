@@ -69,27 +69,38 @@ def record(
     If the row cannot be written the exception propagates and the caller's transaction (the
     request, under ATOMIC_REQUESTS) rolls back: nothing happens that is not accounted for.
     """
-    with transaction.atomic():
+    # Everything that does not need the chain is prepared before taking its lock, which every
+    # audited request in the cluster queues on until its transaction commits.
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    event = AuditEvent(
+        occurred_at=timezone.now(),
+        action=str(action),
+        actor_id=actor.pk if authenticated else None,
+        actor_username=actor.get_username() if authenticated else "",
+        agency_id=agency.pk if agency is not None else None,
+        object_type=obj._meta.label if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        person_id=person_id,
+        request_id=request_id.get(),
+        detail=_storable(json.loads(json.dumps(detail or {}, default=str))),
+    )
+    # No savepoint: a row that cannot be written must fail the whole request, not be skipped.
+    with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
-            cursor.execute("SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id'))")
-            (new_id,) = cursor.fetchone()
-        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-        authenticated = actor is not None and getattr(actor, "is_authenticated", False)
-        event = AuditEvent(
-            id=new_id,
-            occurred_at=timezone.now(),
-            action=str(action),
-            actor_id=actor.pk if authenticated else None,
-            actor_username=actor.get_username() if authenticated else "",
-            agency_id=agency.pk if agency is not None else None,
-            object_type=obj._meta.label if obj is not None else "",
-            object_id=str(obj.pk) if obj is not None else "",
-            person_id=person_id,
-            request_id=request_id.get(),
-            detail=_storable(json.loads(json.dumps(detail or {}, default=str))),
-            prev_hash=last or GENESIS,
-        )
+            # The lock is taken before the id is drawn (left to right in one statement), so
+            # ids are drawn in chain order; the previous hash is read in a later statement,
+            # whose snapshot sees what the last holder committed.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s), "
+                "nextval(pg_get_serial_sequence('audit_auditevent', 'id'))",
+                [_CHAIN_LOCK],
+            )
+            row = cursor.fetchone()
+            assert row is not None
+            event.id = row[1]
+            cursor.execute("SELECT hash FROM audit_auditevent ORDER BY id DESC LIMIT 1")
+            last = cursor.fetchone()
+        event.prev_hash = last[0] if last else GENESIS
         event.hash = _digest(event.prev_hash, _chained_fields(event))
         event.save(force_insert=True)
     return event

@@ -104,7 +104,11 @@ def get_visible_person(
     """A person the agency may see, or Http404, whether the person is missing or hidden: the
     two answers are identical to the caller and told apart only in the audit trail."""
     pk = parse_uuid(person_id)
-    person = Person.objects.visible_to(agency, user).filter(pk=pk).first() if pk else None
+    person = (
+        Person.objects.visible_to(agency, user).select_related("gp_practice").filter(pk=pk).first()
+        if pk
+        else None
+    )
     if person is None:
         exists = pk is not None and Person.objects.filter(pk=pk).exists()
         audit.record(
