@@ -4,7 +4,9 @@ data; services are exercised by the tests themselves."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from functools import cache
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
@@ -12,8 +14,10 @@ from django.contrib.auth.hashers import make_password
 
 from caretrust.directory import services as directory
 from caretrust.directory.models import Agency, AgencyKind, Team
-from caretrust.people.models import CaseFile, Person
+from caretrust.people.models import CaseFile, DataClass, Person
 from caretrust.people.validators import nth_test_nhs_number
+from caretrust.sharing import services as sharing
+from caretrust.sharing.models import Evidence, Grantor, Purpose, SharingBasis
 
 PASSWORD = "correct-horse-battery"
 
@@ -82,3 +86,27 @@ class CaseFileFactory(factory.django.DjangoModelFactory):
     agency = factory.SubFactory(AgencyFactory)
     lead_worker = factory.SubFactory(UserFactory)
     opened_on = dt.date(2026, 1, 5)
+
+
+def share(
+    person: Any,
+    *,
+    holder: Any,
+    recipient: Any,
+    by: Any,
+    classes: Iterable[str] = (DataClass.DEMOGRAPHICS,),
+    **extra: Any,
+) -> SharingBasis:
+    """The person's consent, recorded by ``by`` for ``holder``, to share with ``recipient``."""
+    return sharing.record_consent(
+        person=person,
+        holding_agency=holder,
+        recipient_agency=recipient,
+        data_classes=list(classes),
+        purpose=Purpose.DIRECT_CARE,
+        grantor=Grantor.PERSON,
+        grantor_name="The person",
+        evidence=Evidence.VERBAL,
+        by=by,
+        **extra,
+    )

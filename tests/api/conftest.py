@@ -27,9 +27,7 @@ from rest_framework.test import APIClient
 from caretrust.api.models import SCOPES, PartnerClient
 from caretrust.api.services import create_partner_client
 from caretrust.audit.models import AuditEvent
-from caretrust.people.models import DataClass
-from caretrust.sharing import services as sharing
-from caretrust.sharing.models import Evidence, Grantor, Purpose, SharingBasis
+from tests.factories import share
 
 ALL_SCOPES: tuple[str, ...] = tuple(SCOPES)
 PROBLEM = "application/problem+json"
@@ -133,26 +131,7 @@ def _fresh_rate_limits() -> Iterator[None]:
     cache.clear()
 
 
-def consent(
-    person: Any,
-    *,
-    holder: Any,
-    recipient: Any,
-    by: Any,
-    classes: Iterable[str] = (DataClass.DEMOGRAPHICS,),
-) -> SharingBasis:
-    """The person's consent, recorded at ``holder`` by ``by``, to share with ``recipient``."""
-    return sharing.record_consent(
-        person=person,
-        holding_agency=holder,
-        recipient_agency=recipient,
-        data_classes=list(classes),
-        purpose=Purpose.DIRECT_CARE,
-        grantor=Grantor.PERSON,
-        grantor_name="The person",
-        evidence=Evidence.VERBAL,
-        by=by,
-    )
+consent = share  # the person's consent, recorded by ``by`` at ``holder``
 
 
 def consent_body(person_id: Any, recipient_slug: str, **overrides: Any) -> dict[str, Any]:

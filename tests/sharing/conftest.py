@@ -16,34 +16,10 @@ from caretrust.people.services import write_note
 from caretrust.sharing import services as sharing
 from caretrust.sharing.models import Evidence, Grantor, Purpose, SharingBasis
 from tests.conftest import signed_in
-from tests.factories import UserFactory
+from tests.factories import UserFactory, share
 
 # Headers whose values differ between any two responses, whatever was asked for.
 PER_RESPONSE_HEADERS = frozenset({"date", "x-request-id", "set-cookie"})
-
-
-def share(
-    person: Any,
-    *,
-    holder: Any,
-    recipient: Any,
-    by: Any,
-    classes: tuple[str, ...] = (DataClass.DEMOGRAPHICS,),
-    **extra: Any,
-) -> SharingBasis:
-    """The person's consent, recorded by ``by`` for ``holder``, to share with ``recipient``."""
-    return sharing.record_consent(
-        person=person,
-        holding_agency=holder,
-        recipient_agency=recipient,
-        data_classes=list(classes),
-        purpose=Purpose.DIRECT_CARE,
-        grantor=Grantor.PERSON,
-        grantor_name="The person",
-        evidence=Evidence.VERBAL,
-        by=by,
-        **extra,
-    )
 
 
 def refuse(
