@@ -352,11 +352,13 @@ class CaseFileViewSet(AgencyScopedViewSet):
         )
 
     def list(self, request: Request) -> Response:
-        # A whole caseload: narrow by the id-set shape of the rule before annotating.
-        listing = self.get_queryset().filter(
-            pk__in=CaseFile.objects.visible_to(
-                self.agency, None, self.request.user, listing=True
-            ).values("pk")
+        # A whole caseload: the id-set shape of the rule, then the per-class annotations,
+        # which PostgreSQL computes for the rows of the page only.
+        listing = (
+            CaseFile.objects.visible_to(self.agency, None, self.request.user, listing=True)
+            .annotate_visible_classes(self.agency, self.request.user)
+            .select_related("agency", "lead_worker")
+            .order_by("-created_at", "id")
         )
         page = self.paginate_queryset(self.filter_queryset(listing))
         assert page is not None

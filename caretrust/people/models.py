@@ -104,10 +104,15 @@ class CaseFileQuerySet(models.QuerySet["CaseFile"]):
         return self.filter(case_file_visibility(agency, data_class, user))
 
     def with_visible_classes(self, agency: Agency, user: Any = None) -> CaseFileQuerySet:
-        """Files the agency may see anything of, each annotated ``can_<data class>`` for every
-        data class, in one query. Narrow the queryset first (one person), or intersect with
-        ``visible_to(..., listing=True)`` for a whole caseload."""
-        return self.visible_to(agency, None, user).annotate(
+        """Files the agency may see anything of, each annotated ``can_<data class>``, in one
+        query. Row-wise: for one person's files or another narrow queryset."""
+        return self.visible_to(agency, None, user).annotate_visible_classes(agency, user)
+
+    def annotate_visible_classes(self, agency: Agency, user: Any = None) -> CaseFileQuerySet:
+        """Annotate ``can_<data class>`` for every data class, without filtering. For a queryset
+        already restricted by ``visible_to(..., listing=True)``: the annotations are computed
+        for the rows of the page only, not for every file the agency could see."""
+        return self.annotate(
             **{
                 f"can_{dc}": models.ExpressionWrapper(
                     case_file_visibility(agency, dc, user), output_field=models.BooleanField()
