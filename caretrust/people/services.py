@@ -228,16 +228,8 @@ class StaleVersion(Exception):
     """The record changed since the caller read it; nothing was written."""
 
 
-UPDATABLE_DEMOGRAPHICS = (
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "address_line_1",
-    "address_line_2",
-    "town",
-    "postcode",
-    "gp_practice",
-)
+# The NHS number identifies the person; it is never changed.
+UPDATABLE_DEMOGRAPHICS = tuple(f for f in PERSON_FIELDS if f != "nhs_number")
 
 
 def update_demographics(

@@ -12,18 +12,13 @@ from django.http import Http404
 
 from caretrust.audit import services as audit
 from caretrust.audit.models import Action, AuditEvent
-from caretrust.directory.models import Agency, Membership, Role
+from caretrust.directory.models import Agency, Role
+from caretrust.directory.selectors import roles_at
 from caretrust.people.models import CaseFile, Person
 from caretrust.sharing.models import BreakGlassReview, SharingBasis
 
 GOVERNANCE_ROLES = frozenset({Role.CALDICOTT_GUARDIAN, Role.AGENCY_ADMINISTRATOR})
 REPORT_PAGE_SIZE = 50
-
-
-def _roles(user: Any, agency: Agency) -> set[str]:
-    return set(
-        Membership.objects.current().filter(user=user, agency=agency).values_list("role", flat=True)
-    )
 
 
 def sharing_panel(*, person: Person, agency: Agency) -> list[SharingBasis]:
@@ -42,7 +37,7 @@ def sharing_panel(*, person: Person, agency: Agency) -> list[SharingBasis]:
 def access_report(*, user: Any, agency: Agency, person: Person, page: Any = 1) -> Page[AuditEvent]:
     """Who has seen this person's record: for a subject access request. For the Caldicott
     guardian or an administrator of an agency that holds a file on the person."""
-    if not _roles(user, agency) & GOVERNANCE_ROLES:
+    if not roles_at(user, agency) & GOVERNANCE_ROLES:
         raise PermissionDenied(
             "Only a Caldicott guardian or agency administrator can see who has accessed a record."
         )
@@ -70,7 +65,7 @@ def user_activity(
     Someone who never worked for the agency answers 404."""
     from django.contrib.auth import get_user_model
 
-    if not _roles(user, agency) & GOVERNANCE_ROLES:
+    if not roles_at(user, agency) & GOVERNANCE_ROLES:
         raise PermissionDenied(
             "Only a Caldicott guardian or agency administrator can see a user's activity."
         )
@@ -114,7 +109,7 @@ def _int_or_none(value: Any) -> int | None:
 def break_glass_queue(*, user: Any, agency: Agency) -> dict[str, list[BreakGlassReview]]:
     """Emergency accesses to the agency's files: those awaiting the Caldicott guardian's
     review, oldest first, and the last few reviewed."""
-    if Role.CALDICOTT_GUARDIAN not in _roles(user, agency):
+    if Role.CALDICOTT_GUARDIAN not in roles_at(user, agency):
         raise PermissionDenied("Only the Caldicott guardian reviews emergency access.")
     reviews: QuerySet[BreakGlassReview] = BreakGlassReview.objects.filter(
         guardian_agency=agency
@@ -136,7 +131,7 @@ def break_glass_queue(*, user: Any, agency: Agency) -> dict[str, list[BreakGlass
 
 
 def pending_review(*, user: Any, agency: Agency, review_id: Any) -> BreakGlassReview:
-    if Role.CALDICOTT_GUARDIAN not in _roles(user, agency):
+    if Role.CALDICOTT_GUARDIAN not in roles_at(user, agency):
         raise PermissionDenied("Only the Caldicott guardian reviews emergency access.")
     review = (
         BreakGlassReview.objects.filter(

@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from caretrust.audit import services as audit
 from caretrust.audit.models import Action
-from caretrust.directory.models import Agency, Membership, Role
+from caretrust.directory.models import Agency, Role
+from caretrust.directory.selectors import roles_at
 from caretrust.people.models import (
     CaseFile,
     CaseFileGroupObjectPermission,
@@ -287,10 +288,7 @@ def apply_projection(
 
 
 def _require_role(user: Any, agency: Agency, roles: Iterable[str], action: str) -> None:
-    held = set(
-        Membership.objects.current().filter(user=user, agency=agency).values_list("role", flat=True)
-    )
-    if not held & set(roles):
+    if not roles_at(user, agency) & set(roles):
         raise PermissionDenied(f"Your role at {agency} does not allow you to {action}.")
 
 

@@ -10,6 +10,7 @@ from django.core.mail import send_mail
 from django.urls import reverse
 
 from caretrust.directory.models import Membership, Role
+from caretrust.directory.services import sync_agency_groups
 from caretrust.sharing import services
 from caretrust.sharing.models import SharingBasis
 
@@ -56,6 +57,10 @@ def expire_lapsed_bases() -> int:
 @shared_task
 def recompute_sharing_projection() -> int:
     """Nightly: recompute every permission row from the bases and report any drift."""
+    # Agency groups are what permission rows are granted to: repair those first.
+    regrouped = sync_agency_groups()
+    if regrouped:
+        logger.error("agency groups had drifted from memberships: %d user(s) moved", regrouped)
     report = services.recompute_all()
     if report.drifted:
         logger.error(

@@ -189,3 +189,18 @@ def test_a_gp_practice_cannot_have_a_social_worker(db):
     with pytest.raises(ValidationError) as caught:
         services.add_membership(user=UserFactory(), agency=practice, role=Role.SOCIAL_WORKER)
     assert caught.value.message_dict == {"role": ["A GP practice has no social worker role."]}
+
+
+def test_the_nightly_sharing_jobs_put_a_stray_group_member_back_out(council, carol, oscar):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    council.group.user_set.add(oscar)  # someone wrote to the group behind the services' back
+    out = StringIO()
+
+    call_command("run_sharing_jobs", stdout=out)
+
+    assert not council.group.user_set.filter(pk=oscar.pk).exists()
+    assert council.group.user_set.filter(pk=carol.pk).exists()
+    assert "moved 1 user(s)" in out.getvalue()
