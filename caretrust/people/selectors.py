@@ -105,7 +105,9 @@ def get_visible_person(
     two answers are identical to the caller and told apart only in the audit trail."""
     pk = parse_uuid(person_id)
     person = (
-        Person.objects.visible_to(agency, user).select_related("gp_practice").filter(pk=pk).first()
+        next(
+            iter(Person.objects.visible_by_pk(agency, pk, user).select_related("gp_practice")), None
+        )
         if pk
         else None
     )

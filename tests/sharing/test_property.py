@@ -28,6 +28,7 @@ from caretrust.people.models import (
     CaseFileGroupObjectPermission,
     CaseFileUserObjectPermission,
     DataClass,
+    Person,
     view_codename,
 )
 from caretrust.sharing import services as sharing
@@ -88,6 +89,8 @@ class World:
     people: dict[int, Any]
     files: dict[tuple[int, int], CaseFile]
     visibility_sql: dict[tuple[int, str, int | None], tuple[str, tuple[Any, ...]]]
+    # The point check (one person by id, as every detail read asks it), for every person.
+    point_sql: dict[tuple[int, int | None], tuple[str, tuple[Any, ...]]]
 
 
 def build_world() -> World:
@@ -123,7 +126,16 @@ def build_world() -> World:
             visibility_sql[(a, data_class, s)] = queryset.values_list(
                 "pk", flat=True
             ).query.sql_with_params()
-    return World(agencies, staff, roles, people, files, visibility_sql)
+    point_sql = {}
+    for a, agency in enumerate(agencies):
+        for s in (None, *range(len(staff))):
+            user = None if s is None else staff[s]
+            checks = [
+                Person.objects.visible_by_pk(agency, person.pk, user).values("pk")
+                for person in people.values()
+            ]
+            point_sql[(a, s)] = checks[0].union(*checks[1:]).query.sql_with_params()
+    return World(agencies, staff, roles, people, files, visibility_sql, point_sql)
 
 
 class SharingWorld(RuleBasedStateMachine):
@@ -137,6 +149,7 @@ class SharingWorld(RuleBasedStateMachine):
         w = self.world
         self.agencies, self.staff, self.roles = w.agencies, w.staff, w.roles
         self.people, self.files, self.visibility_sql = w.people, w.files, w.visibility_sql
+        self.point_sql = w.point_sql
         self.member = [True] * len(self.staff)
         self.bases: list[Basis] = []
 
@@ -340,6 +353,19 @@ class SharingWorld(RuleBasedStateMachine):
                 acting_for_a = s is not None and self._agency_of(s) == a
                 want = self.expected(a, data_class, s if acting_for_a else None)
                 assert got == want, (self.agencies[a].slug, data_class, s)
+
+    @invariant()
+    def the_point_check_agrees_with_the_model(self) -> None:
+        """Person.objects.visible_by_pk (the rule as one fixed statement) answers for each
+        person what the reference model says of the person's files, for demographics."""
+        with connection.cursor() as cursor:
+            for (a, s), (sql, params) in self.point_sql.items():
+                cursor.execute(sql, params)
+                got = {pk for (pk,) in cursor.fetchall()}
+                acting_for_a = s is not None and self._agency_of(s) == a
+                files = self.expected(a, DataClass.DEMOGRAPHICS, s if acting_for_a else None)
+                want = {self.people[p].pk for (p, _h), f in self.files.items() if f.pk in files}
+                assert got == want, (self.agencies[a].slug, s)
 
     @invariant()
     def the_projection_has_not_drifted(self) -> None:
