@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +41,46 @@ def _chained_fields(event: AuditEvent) -> dict[str, Any]:
         "request_id": event.request_id,
         "detail": event.detail,
     }
+
+
+# Column and type: the SELECT below must say each type, as it has no table to infer it from.
+_COLUMNS = {
+    "occurred_at": "timestamptz",
+    "action": "text",
+    "actor_id": "bigint",
+    "actor_username": "text",
+    "agency_id": "bigint",
+    "object_type": "text",
+    "object_id": "text",
+    "person_id": "uuid",
+    "request_id": "text",
+    "detail": "jsonb",
+}
+_INSERT_CHAINED = f"""
+INSERT INTO audit_auditevent (id, {", ".join(_COLUMNS)}, prev_hash, hash)
+SELECT n.id, {", ".join(f"%s::{t}" for t in _COLUMNS.values())}, p.hash,
+       encode(sha256(convert_to(p.hash || %s || n.id::text || %s, 'UTF8')), 'hex')
+FROM (SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id')) AS id) AS n,
+     (SELECT coalesce((SELECT hash FROM audit_auditevent ORDER BY id DESC LIMIT 1), %s)
+      AS hash) AS p
+RETURNING id, prev_hash, hash
+"""  # noqa: S608 - built from the constants above; every value is a parameter
+
+
+def _row_values(event: AuditEvent) -> list[Any]:
+    values = [getattr(event, column) for column in _COLUMNS]
+    values[-1] = json.dumps(event.detail)
+    return values
+
+
+def _split_at_id(fields: dict[str, Any]) -> tuple[str, str]:
+    """The canonical JSON of ``fields`` (as _digest writes it) in two halves, before and after
+    the value of "id": sorted keys put "id" after "detail" and before "object_id", and an
+    integer id is written the same by json.dumps and by PostgreSQL's bigint::text."""
+    dump = partial(json.dumps, sort_keys=True, separators=(",", ":"), default=str)
+    head = dump({k: v for k, v in fields.items() if k < "id"})
+    tail = dump({k: v for k, v in fields.items() if k > "id"})
+    return head[:-1] + ',"id":', "," + tail[1:]
 
 
 def _storable(value: Any) -> Any:
@@ -84,25 +125,23 @@ def record(
         request_id=request_id.get(),
         detail=_storable(json.loads(json.dumps(detail or {}, default=str))),
     )
+    fields = _chained_fields(event)
+    before, after = _split_at_id(fields)
     # No savepoint: a row that cannot be written must fail the whole request, not be skipped.
-    with transaction.atomic(savepoint=False):
-        with connection.cursor() as cursor:
-            # The lock is taken before the id is drawn (left to right in one statement), so
-            # ids are drawn in chain order; the previous hash is read in a later statement,
-            # whose snapshot sees what the last holder committed.
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s), "
-                "nextval(pg_get_serial_sequence('audit_auditevent', 'id'))",
-                [_CHAIN_LOCK],
-            )
-            row = cursor.fetchone()
-            assert row is not None
-            event.id = row[1]
-            cursor.execute("SELECT hash FROM audit_auditevent ORDER BY id DESC LIMIT 1")
-            last = cursor.fetchone()
-        event.prev_hash = last[0] if last else GENESIS
-        event.hash = _digest(event.prev_hash, _chained_fields(event))
-        event.save(force_insert=True)
+    # (Outside a request this is the transaction that holds the lock until the row commits.)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # Two statements, the first taking the lock: a statement's snapshot is taken when it
+        # starts, so only a statement begun after the lock was granted sees the row the last
+        # holder committed. The second draws the id (in chain order, under the lock), reads the
+        # previous hash and stores the row with its hash, computed by PostgreSQL over exactly
+        # the text _digest() hashes: prev_hash + the fields' JSON, whose only unknown, the id,
+        # is spliced in between the two halves prepared here.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
+        cursor.execute(_INSERT_CHAINED, [*_row_values(event), before, after, GENESIS])
+        row = cursor.fetchone()
+    assert row is not None
+    event.id, event.prev_hash, event.hash = row
+    event._state.adding, event._state.db = False, connection.alias
     return event
 
 

@@ -121,3 +121,22 @@ def test_verify_audit_fails_on_a_tampered_trail_and_names_the_row(trail):
         call_command("verify_audit", stdout=StringIO(), stderr=err)
 
     assert f"audit event #{trail[2].pk}" in err.getvalue()
+
+
+def test_the_hash_postgresql_computes_is_the_one_python_recomputes(db):
+    """record() has PostgreSQL hash the row (splicing the id it draws into the canonical JSON);
+    verify_chain recomputes every hash in Python. Awkward details must not tell them apart:
+    an "id" key of their own, nesting, non-ASCII text, quotes, a NUL (stored as U+FFFD)."""
+    awkward = [
+        {"id": None, "nested": {"id": 7, "list": [1, "two", None]}},
+        {"name": "Siân O'Connor-Ďurić", "quote": 'say "id":1,', "emoji": "\U0001f3e5"},
+        {"nul": "a\x00b", "empty": {}, "zero": 0, "float": 1.5, "flag": False},
+    ]
+    events = [audit.record(Action.PERSON_SEARCHED, detail=detail) for detail in awkward]
+
+    assert list(verify_chain()) == []
+    stored = {e.pk: e for e in AuditEvent.objects.all()}
+    for event in events:
+        assert stored[event.pk].hash == event.hash
+        assert stored[event.pk].prev_hash == event.prev_hash
+    assert stored[events[2].pk].detail["nul"] == "a\ufffdb"
