@@ -54,14 +54,19 @@ class AuditEvent(models.Model):
     agency_id = models.BigIntegerField(null=True)
     object_type = models.CharField(max_length=60, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
-    person_id = models.UUIDField(null=True, db_index=True)
+    person_id = models.UUIDField(null=True)  # indexed with id, below
     request_id = models.CharField(max_length=64, blank=True)
     detail = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            # Exactly one row follows each row: even a writer that skipped the chain lock could
+            # not fork the chain, the database would refuse its row.
+            models.UniqueConstraint(fields=["prev_hash"], name="audit_chain_no_fork"),
+        ]
         indexes = [
             models.Index(fields=["actor_id", "id"], name="audit_by_actor"),
             models.Index(fields=["person_id", "id"], name="audit_by_person"),

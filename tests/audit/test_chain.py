@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from caretrust.audit import services as audit
 from caretrust.audit.models import Action, AuditEvent
@@ -140,3 +140,18 @@ def test_the_hash_postgresql_computes_is_the_one_python_recomputes(db):
         assert stored[event.pk].hash == event.hash
         assert stored[event.pk].prev_hash == event.prev_hash
     assert stored[events[2].pk].detail["nul"] == "a\ufffdb"
+
+
+def test_the_database_refuses_a_second_row_after_the_same_row(trail):
+    """A writer that skipped the chain lock would chain onto a row another row already follows:
+    the fork is refused, not left for verify_audit to find."""
+    last = trail[-1]
+    fork = AuditEvent(
+        occurred_at=last.occurred_at,
+        action=Action.LOGIN_FAILED,
+        prev_hash=trail[-2].hash,
+        hash="f" * 64,
+    )
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        fork.save(force_insert=True)
