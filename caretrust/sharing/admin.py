@@ -1,6 +1,10 @@
 """Sharing bases in the admin are for looking, not changing: every change to who may see what
-goes through the sharing services (and so through the projection and the audit trail). The
-admin shows bases and reviews, never case-file contents."""
+goes through the sharing services (and so through the projection and the audit trail).
+
+The admin shows the governance facts of a basis (kind, agencies, data classes, status,
+dates) and never whom it is about: no person, no names, no free text (reasons, notes), which
+could identify someone or carry clinical detail. Those are read in the app, through the
+visibility rule (the person page's sharing panel, the Caldicott guardian's queue)."""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ class StatusChangeInline(admin.TabularInline):
     model = StatusChange
     extra = 0
     can_delete = False
-    readonly_fields = ["from_status", "to_status", "changed_at", "changed_by", "reason"]
+    fields = readonly_fields = ["from_status", "to_status", "changed_at", "changed_by"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -49,6 +53,22 @@ class SharingBasisAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["kind", "provision", "status", "holding_agency", "recipient_agency"]
     list_select_related = ["holding_agency", "recipient_agency"]
+    fields = [
+        "kind",
+        "provision",
+        "purpose",
+        "status",
+        "holding_agency",
+        "recipient_agency",
+        "data_classes",
+        "period_start",
+        "period_end",
+        "review_on",
+        "grantor",
+        "evidence",
+        "recorded_by",
+        "recorded_at",
+    ]
     inlines = [StatusChangeInline]
     show_full_result_count = False
 
@@ -57,4 +77,5 @@ class SharingBasisAdmin(ReadOnlyAdmin):
 class BreakGlassReviewAdmin(ReadOnlyAdmin):
     list_display = ["basis", "guardian_agency", "alerted_at", "reviewed_at", "outcome"]
     list_filter = ["guardian_agency", "outcome"]
+    fields = ["basis", "guardian_agency", "alerted_at", "reviewed_at", "reviewed_by", "outcome"]
     list_select_related = ["basis__holding_agency", "basis__recipient_agency", "guardian_agency"]
