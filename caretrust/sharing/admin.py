@@ -32,7 +32,8 @@ class StatusChangeInline(admin.TabularInline):
     model = StatusChange
     extra = 0
     can_delete = False
-    fields = readonly_fields = ["from_status", "to_status", "changed_at", "changed_by"]
+    fields = ("from_status", "to_status", "changed_at", "changed_by")
+    readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
