@@ -40,7 +40,7 @@ from caretrust.audit import services as audit
 from caretrust.audit.models import Action
 from caretrust.people import selectors as people_selectors
 from caretrust.people import services as people_services
-from caretrust.people.models import CaseFile, Person
+from caretrust.people.models import CaseFile, Person, mark_visible_classes
 from caretrust.people.validators import normalise_nhs_number
 from caretrust.sharing import selectors as sharing_selectors
 from caretrust.sharing import services as sharing_services
@@ -346,22 +346,22 @@ class CaseFileViewSet(AgencyScopedViewSet):
 
     def get_queryset(self) -> QuerySet[CaseFile]:
         return (
-            CaseFile.objects.with_visible_classes(self.agency, self.request.user)
+            CaseFile.objects.visible_to(self.agency, None, self.request.user)
             .select_related("agency", "lead_worker")
             .order_by("-created_at", "id")
         )
 
     def list(self, request: Request) -> Response:
-        # A whole caseload: the id-set shape of the rule, then the per-class annotations,
-        # which PostgreSQL computes for the rows of the page only.
+        # A whole caseload: the id-set shape of the rule, then the data classes of the page's
+        # rows only, in one more query.
         listing = (
             CaseFile.objects.visible_to(self.agency, None, self.request.user, listing=True)
-            .annotate_visible_classes(self.agency, self.request.user)
             .select_related("agency", "lead_worker")
             .order_by("-created_at", "id")
         )
         page = self.paginate_queryset(self.filter_queryset(listing))
         assert page is not None
+        page = mark_visible_classes(page, self.agency, self.request.user)
         audit.record(
             Action.CASELOAD_LISTED,
             actor=request.user,
@@ -376,7 +376,9 @@ class CaseFileViewSet(AgencyScopedViewSet):
 
     def retrieve(self, request: Request, pk: str) -> Response:
         case_file = people_selectors.first_by_uuid(self.get_queryset(), pk)
-        if case_file is None:
+        if case_file is not None:
+            mark_visible_classes([case_file], self.agency, self.request.user)
+        else:
             exists = people_selectors.first_by_uuid(CaseFile.objects.all(), pk) is not None
             audit.record(
                 Action.ACCESS_DENIED,

@@ -14,7 +14,14 @@ from django.http import Http404
 from caretrust.audit import services as audit
 from caretrust.audit.models import Action
 from caretrust.directory.models import Agency
-from caretrust.people.models import CarerLink, CaseFile, CaseNote, DataClass, Person
+from caretrust.people.models import (
+    CarerLink,
+    CaseFile,
+    CaseNote,
+    DataClass,
+    Person,
+    mark_visible_classes,
+)
 
 PAGE_SIZE = 25
 
@@ -168,11 +175,13 @@ def person_record(*, user: Any, agency: Agency, person_id: object) -> PersonReco
     """The integrated view: every case file on the person the active agency may see, each with
     the data classes it may see and the notes in them, in a fixed number of queries."""
     person = get_visible_person(user=user, agency=agency, person_id=person_id, audit_view=False)
-    files = list(
+    files = mark_visible_classes(
         CaseFile.objects.filter(person=person)
-        .with_visible_classes(agency, user)
+        .visible_to(agency, None, user)
         .select_related("agency", "team", "lead_worker")
-        .order_by("agency__name")
+        .order_by("agency__name"),
+        agency,
+        user,
     )
     notes_by_file: dict[UUID, list[CaseNote]] = {}
     for note in (
