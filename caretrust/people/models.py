@@ -60,10 +60,13 @@ def _grants(agency: Agency, data_class: str | None, user: Any) -> list[models.Qu
 
 
 def visible_case_file_ids(agency: Agency, data_class: str | None, user: Any = None) -> Any:
-    """The one visibility rule as a set of ids: the agency's own files UNION the files its
-    grants name. Each part uses its own index, so lists and counts never scan every file."""
+    """The one visibility rule as a set of ids: the agency's own files and the files its
+    grants name, each part from its own index. UNION ALL: the set is only ever the right side
+    of an IN, which ignores repeats, so removing them first (a file granted for several data
+    classes, or by group and break-glass) is work for nothing; measured, it halved a count."""
     own = CaseFile.objects.filter(agency=agency).order_by().values("pk")
-    return own.union(*(g.values("content_object_id") for g in _grants(agency, data_class, user)))
+    grants = (g.values("content_object_id") for g in _grants(agency, data_class, user))
+    return own.union(*grants, all=True)
 
 
 def case_file_visibility(
