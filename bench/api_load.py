@@ -163,6 +163,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reseed", action="store_true", help="drop the bench database and seed again")
     p.add_argument("--port", type=int, default=8100)
     p.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/15",
+        help="REDIS_URL for the server (the cache behind rate limiting); '' for none",
+    )
+    p.add_argument(
+        "--server-side-binding",
+        action="store_true",
+        help="DATABASE_SERVER_SIDE_BINDING=true (prepared statements) for the server",
+    )
+    p.add_argument(
         "--rounds",
         type=int,
         default=3,
@@ -256,6 +266,9 @@ def server_environment(args: argparse.Namespace) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "DATABASE_URL": database_url(args),
         "API_RATE_LIMIT": "1000000/minute",
+        # As deployed (docker-compose.yml): the rate limiter's counters live in Redis.
+        **({"REDIS_URL": args.redis} if args.redis else {}),
+        **({"DATABASE_SERVER_SIDE_BINDING": "true"} if args.server_side_binding else {}),
     }
 
 

@@ -4,6 +4,7 @@ answers 429 with Retry-After, and nobody else is slowed down."""
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.test import override_settings
 
 from tests.api.conftest import assert_problem, make_partner
@@ -68,3 +69,13 @@ def test_a_signed_in_user_has_their_own_budget(carol, hospital_partner):
 def test_the_default_budget_is_generous(hospital_partner):
     for _ in range(10):
         assert hospital_partner.api.get(PERSONS).status_code == 200
+
+
+@override_settings(API_RATE_LIMIT="100/minute")
+def test_the_budget_is_kept_as_one_counter_not_a_list_of_timestamps(hospital_partner):
+    """DRF's default throttle reads and rewrites a list of every request's time on each call
+    (tens of kilobytes for a busy client); ours keeps one integer per client per window."""
+    for _ in range(4):
+        hospital_partner.api.get(PERSONS)
+
+    assert cache.get(f"throttle:client:{hospital_partner.partner.pk}") == 4
