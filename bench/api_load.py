@@ -168,11 +168,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="REDIS_URL for the server (the cache behind rate limiting); '' for none",
     )
     p.add_argument(
-        "--server-side-binding",
-        action="store_true",
-        help="DATABASE_SERVER_SIDE_BINDING=true (prepared statements) for the server",
-    )
-    p.add_argument(
         "--rounds",
         type=int,
         default=3,
@@ -268,7 +263,6 @@ def server_environment(args: argparse.Namespace) -> dict[str, str]:
         "API_RATE_LIMIT": "1000000/minute",
         # As deployed (docker-compose.yml): the rate limiter's counters live in Redis.
         **({"REDIS_URL": args.redis} if args.redis else {}),
-        **({"DATABASE_SERVER_SIDE_BINDING": "true"} if args.server_side_binding else {}),
     }
 
 

@@ -113,11 +113,6 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
-# Server-side parameter binding lets psycopg prepare a statement a connection has run five
-# times, so PostgreSQL plans each hot query (token, point check, audit row) once per
-# connection instead of on every request.
-if env.boolean("DATABASE_SERVER_SIDE_BINDING", False):
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 if TESTING:
     # One test database per run, so two suites on one server (two terminals, or helpers on a
     # shared embedded PostgreSQL) never drop each other's database mid-run.
