@@ -1721,18 +1721,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             # of two phases run minutes apart measures that drift as much as the audit.
             rounds: list[dict[str, Any]] = []
             breaks: list[dict[str, Any]] = []
-            for r in range(1, args.rounds + 1):
-                server = serve(args, env, setup, "caretrust.wsgi:application", tmp, ready_api)
-                a = load_phase(
-                    args,
-                    f"A audit on, round {r}",
-                    detail_file,
-                    token,
-                    args.duration,
-                    args.warmup,
-                    True,
-                    server,
+
+            def detail_phase(label: str, server: Gunicorn) -> dict[str, Any]:
+                return load_phase(
+                    args, label, detail_file, token, args.duration, args.warmup, True, server
                 )
+
+            for n in range(1, args.rounds + 1):
+                server = serve(args, env, setup, "caretrust.wsgi:application", tmp, ready_api)
+                a = detail_phase(f"A audit on, round {n}", server)
                 breaks += chain_breaks_since(a["audit_first_id"])
                 missed = a["rps"] < TARGET_RPS or a["latency_ms"]["p95"] > TARGET_P95_MS
                 wanted = args.profile == "always" or (args.profile == "auto" and missed)
@@ -1758,16 +1755,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     ready_api,
                     {"CARETRUST_BENCH_AUDIT": "off"},
                 )
-                b = load_phase(
-                    args,
-                    f"B audit off, round {r}",
-                    detail_file,
-                    token,
-                    args.duration,
-                    args.warmup,
-                    True,
-                    server,
-                )
+                b = detail_phase(f"B audit off, round {n}", server)
                 server.stop()
                 RUNNING.remove(server)
                 rounds.append({"A": a, "B": b, "audit_cost": round(1 - a["rps"] / b["rps"], 4)})
