@@ -18,6 +18,14 @@ from caretrust.sharing.models import BreakGlassReview, SharingBasis, StatusChang
 
 
 class ReadOnlyAdmin(AuditedAdmin):
+    def lookup_allowed(self, lookup: str, value: str, request: Any = None) -> bool:
+        # Only the sidebar's filters. Django otherwise accepts a filter on any field in the
+        # query string (?person=<id>, ?reason__icontains=...), and the count of the answer
+        # would tell what the pages themselves never show.
+        field = lookup.split("__")[0]
+        allowed = {f if isinstance(f, str) else f[0] for f in self.list_filter}
+        return field in allowed and bool(super().lookup_allowed(lookup, value, request))
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
