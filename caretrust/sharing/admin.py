@@ -23,7 +23,7 @@ class ReadOnlyAdmin(AuditedAdmin):
         # query string (?person=<id>, ?reason__icontains=...), and the count of the answer
         # would tell what the pages themselves never show.
         field = lookup.split("__")[0]
-        allowed = {f if isinstance(f, str) else f[0] for f in self.list_filter}
+        allowed = {f for f in self.list_filter if isinstance(f, str)}  # plain field names only
         return field in allowed and bool(super().lookup_allowed(lookup, value, request))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
