@@ -170,43 +170,39 @@ class PerClientThrottle(SimpleRateThrottle):
     """Per partner client (or per signed-in user) and per kind of request; 429 carries
     Retry-After.
 
-    A counter per caller per window (the window opens at the caller's first request in it),
+    A counter per caller per fixed window (the clock cut into windows of the rate's length),
     not DRF's list of every request's timestamp: that list is read and written back whole on
     every request, so at the default budget of 6,000 a minute a busy client would move tens
     of kilobytes through the cache per call. A window admits at most the budget; across a
-    window's end, a client may spend two budgets in quick succession, the usual price of
-    fixed windows.
+    window's end a client may spend two budgets in quick succession, the usual price of fixed
+    windows. Each window has its own key, so a counter whose expiry were ever lost would still
+    never count against a later window.
     """
 
     scope = "client"
     num_requests: int
     duration: int
-    until: float
+    window_ends: float
 
     def allow_request(self, request: Request, view: Any) -> bool:
         if self.rate is None:
             return True
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
+        ident = self.get_cache_key(request, view)
+        if ident is None:
             return True
-        now = self.timer()
+        window = int(self.timer() // self.duration)
+        self.window_ends = (window + 1) * self.duration
+        key = f"{ident}:{window}"
+        self.cache.add(key, 0, self.duration * 2)  # no-op if the window is already open
         try:
-            count = self.cache.incr(self.key)
-        except ValueError:  # no window open: open one
-            count = 1 if self.cache.add(self.key, 1, self.duration) else self.cache.incr(self.key)
-            if count == 1:
-                self.cache.set(f"{self.key}:until", now + self.duration, self.duration)
-        if count == 1:
-            # If the window closed between the existence check and the increment, the cache
-            # made a new counter without an expiry: give it one, so it cannot outlive a window.
-            self.cache.touch(self.key, self.duration)
-        if count <= self.num_requests:
-            return True
-        self.until = self.cache.get(f"{self.key}:until", now + self.duration)
-        return False
+            count = self.cache.incr(key)
+        except ValueError:  # evicted between the two calls: start the window again
+            self.cache.set(key, 1, self.duration * 2)
+            count = 1
+        return bool(count <= self.num_requests)
 
     def wait(self) -> float | None:
-        return max(1.0, float(self.until) - self.timer())
+        return max(1.0, self.window_ends - self.timer())
 
     def get_rate(self) -> str | None:
         from django.conf import settings
