@@ -193,12 +193,14 @@ class PerClientThrottle(SimpleRateThrottle):
         window = int(self.timer() // self.duration)
         self.window_ends = (window + 1) * self.duration
         key = f"{ident}:{window}"
-        self.cache.add(key, 0, self.duration * 2)  # no-op if the window is already open
+        # Kept for two windows, so the key cannot expire while its window is current: count
+        # first, and open the window only on its first request (add loses to a concurrent
+        # opener, which then has counted the window's first request already).
         try:
             count = self.cache.incr(key)
-        except ValueError:  # evicted between the two calls: start the window again
-            self.cache.set(key, 1, self.duration * 2)
-            count = 1
+        except ValueError:
+            opened = self.cache.add(key, 1, self.duration * 2)
+            count = 1 if opened else self.cache.incr(key)
         return bool(count <= self.num_requests)
 
     def wait(self) -> float | None:
