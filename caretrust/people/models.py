@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -10,11 +11,11 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from caretrust.directory.models import Agency, AgencyKind, Team
+from caretrust.fixed_select import FixedSelect, Join
 from caretrust.people.validators import (
     format_nhs_number,
     validate_date_of_birth,
@@ -178,18 +179,35 @@ class PersonQuerySet(models.QuerySet["Person"]):
         )
         return self.filter(Exists(files))
 
-    def visible_by_pk(self, agency: Agency, pk: uuid.UUID, user: Any = None) -> PersonQuerySet:
-        """The person ``pk``, if the agency (or, for break-glass, this user acting for it) may
-        see their demographics in at least one case file: ``visible_to`` for one person, in
-        the fixed statement above."""
-        codename = view_codename(DataClass.DEMOGRAPHICS)
-        params: list[Any] = [pk, agency.pk, agency.group_id, codename]
-        with_user = user is not None and getattr(user, "is_authenticated", False)
-        if with_user:
-            params += [user.pk, agency.pk, codename]
-        # Unordered: one row at most, and an ORDER BY costs more to compile than to run.
-        point = RawSQL(_PERSON_POINT[with_user], params)  # noqa: S611 - fixed SQL, values are parameters
-        return self.filter(pk=pk, pk__in=point).order_by()
+    def visible_by_pk(self, agency: Agency, pk: uuid.UUID, user: Any = None) -> Person | None:
+        """The person ``pk`` with their GP practice, if the agency (or, for break-glass, this
+        user acting for it) may see their demographics in at least one case file, else None:
+        ``visible_to`` for one person, as one fixed statement (``_PERSON_POINT``). It reads
+        the table afresh and ignores any filter already on this queryset."""
+        select, params = person_point_check(agency, pk, user)
+        return next(iter(select.fetch(params)), None)
+
+
+def person_point_check(
+    agency: Agency, pk: uuid.UUID, user: Any = None
+) -> tuple[FixedSelect, list[Any]]:
+    """The statement behind ``visible_by_pk`` and its parameters (``.sql`` is its text)."""
+    codename = view_codename(DataClass.DEMOGRAPHICS)
+    params: list[Any] = [pk, pk, agency.pk, agency.group_id, codename]
+    with_user = user is not None and getattr(user, "is_authenticated", False)
+    if with_user:
+        params += [user.pk, agency.pk, codename]
+    return _person_point_select(with_user), params
+
+
+@functools.cache
+def _person_point_select(with_user: bool) -> FixedSelect:
+    return FixedSelect(
+        Person,
+        "pe",
+        [Join("gp", via="pe", name="gp_practice")],
+        where=f"pe.id = %s AND pe.id IN ({_PERSON_POINT[with_user]})",
+    )
 
 
 class Person(models.Model):

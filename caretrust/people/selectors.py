@@ -111,13 +111,7 @@ def get_visible_person(
     """A person the agency may see, or Http404, whether the person is missing or hidden: the
     two answers are identical to the caller and told apart only in the audit trail."""
     pk = parse_uuid(person_id)
-    person = (
-        next(
-            iter(Person.objects.visible_by_pk(agency, pk, user).select_related("gp_practice")), None
-        )
-        if pk
-        else None
-    )
+    person = Person.objects.visible_by_pk(agency, pk, user) if pk else None
     if person is None:
         exists = pk is not None and Person.objects.filter(pk=pk).exists()
         audit.record(

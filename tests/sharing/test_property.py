@@ -28,7 +28,7 @@ from caretrust.people.models import (
     CaseFileGroupObjectPermission,
     CaseFileUserObjectPermission,
     DataClass,
-    Person,
+    person_point_check,
     view_codename,
 )
 from caretrust.sharing import services as sharing
@@ -130,11 +130,12 @@ def build_world() -> World:
     for a, agency in enumerate(agencies):
         for s in (None, *range(len(staff))):
             user = None if s is None else staff[s]
-            checks = [
-                Person.objects.visible_by_pk(agency, person.pk, user).values("pk")
-                for person in people.values()
-            ]
-            point_sql[(a, s)] = checks[0].union(*checks[1:]).query.sql_with_params()
+            # The app's own statement and parameters, one arm per person (the id comes first).
+            checks = [person_point_check(agency, person.pk, user) for person in people.values()]
+            point_sql[(a, s)] = (
+                " UNION ALL ".join(f"({select.sql})" for select, _ in checks),
+                tuple(p for _, params in checks for p in params),
+            )
     return World(agencies, staff, roles, people, files, visibility_sql, point_sql)
 
 
@@ -348,7 +349,7 @@ class SharingWorld(RuleBasedStateMachine):
         with connection.cursor() as cursor:
             for (a, data_class, s), (sql, params) in self.visibility_sql.items():
                 cursor.execute(sql, params)
-                got = {pk for (pk,) in cursor.fetchall()}
+                got = {row[0] for row in cursor.fetchall()}
                 # Someone else's break-glass never counts for this agency, whoever asks.
                 acting_for_a = s is not None and self._agency_of(s) == a
                 want = self.expected(a, data_class, s if acting_for_a else None)
@@ -361,7 +362,7 @@ class SharingWorld(RuleBasedStateMachine):
         with connection.cursor() as cursor:
             for (a, s), (sql, params) in self.point_sql.items():
                 cursor.execute(sql, params)
-                got = {pk for (pk,) in cursor.fetchall()}
+                got = {row[0] for row in cursor.fetchall()}
                 acting_for_a = s is not None and self._agency_of(s) == a
                 files = self.expected(a, DataClass.DEMOGRAPHICS, s if acting_for_a else None)
                 want = {self.people[p].pk for (p, _h), f in self.files.items() if f.pk in files}
