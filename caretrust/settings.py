@@ -113,6 +113,17 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+# Server-side prepared statements: a statement run more than DATABASE_PREPARE_THRESHOLD times
+# on a connection is planned once and then executed from its plan. Planning was 60 % of
+# PostgreSQL's work for a partner API read (bench/api_instructions.py). Prepared statements
+# need parameters bound by the server rather than interpolated by psycopg. Set
+# DATABASE_PREPARED_STATEMENTS=false behind a transaction-mode connection pooler (PgBouncer
+# without max_prepared_statements), which cannot keep a session's statements.
+if env.boolean("DATABASE_PREPARED_STATEMENTS", True):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True,
+        prepare_threshold=env.integer("DATABASE_PREPARE_THRESHOLD", 5),
+    )
 if TESTING:
     # One test database per run, so two suites on one server (two terminals, or helpers on a
     # shared embedded PostgreSQL) never drop each other's database mid-run.
