@@ -3,12 +3,15 @@ per-client rate limits, ETag/If-Match, and Idempotency-Key on POST."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 from collections.abc import Callable
 from typing import Any
 
+import redis
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
@@ -166,6 +169,12 @@ class Cursor(CursorPagination):
         return parameters
 
 
+@functools.cache
+def _redis(url: str) -> redis.Redis:
+    """One client (and connection pool) per process for the rate limiter's counters."""
+    return redis.Redis.from_url(url)
+
+
 class PerClientThrottle(SimpleRateThrottle):
     """Per partner client (or per signed-in user) and per kind of request; 429 carries
     Retry-After.
@@ -192,24 +201,36 @@ class PerClientThrottle(SimpleRateThrottle):
             return True
         window = int(self.timer() // self.duration)
         self.window_ends = (window + 1) * self.duration
-        key = f"{ident}:{window}"
-        # Kept for two windows, so the key cannot expire while its window is current: count
-        # first, and open the window only on its first request (add loses to a concurrent
-        # opener, which then has counted the window's first request already).
-        try:
-            count = self.cache.incr(key)
-        except ValueError:
-            opened = self.cache.add(key, 1, self.duration * 2)
-            count = 1 if opened else self.cache.incr(key)
+        count = self.count(f"{ident}:{window}", ttl=self.duration * 2)
         return bool(count <= self.num_requests)
+
+    def count(self, key: str, *, ttl: int) -> int:
+        """Count one request in the window's counter and return the window's total. The key is
+        kept for two windows, so it cannot expire while its window is current."""
+        client = _redis(settings.REDIS_URL) if settings.REDIS_URL else None
+        if client is not None:
+            # One round trip, and no race: open the window at 0 if it is new, then count.
+            # (Django's cache API needs three: incr is exists-then-incr, then add on a miss.)
+            pipe = client.pipeline(transaction=False)
+            pipe.set(f"caretrust:{key}", 0, ex=ttl, nx=True)
+            pipe.incr(f"caretrust:{key}")
+            _, count = pipe.execute()
+            return int(count)
+        # Any other cache (local memory in development): count first, and open the window only
+        # on its first request (add loses to a concurrent opener, which has then counted the
+        # window's first request already).
+        try:
+            return int(self.cache.incr(key))
+        except ValueError:
+            opened = self.cache.add(key, 1, ttl)
+            return 1 if opened else int(self.cache.incr(key))
 
     def wait(self) -> float | None:
         return max(1.0, self.window_ends - self.timer())
 
     def get_rate(self) -> str | None:
-        from django.conf import settings
-
-        return settings.API_RATE_LIMIT
+        rate: str | None = settings.API_RATE_LIMIT
+        return rate
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         partner = getattr(request, "partner", None)

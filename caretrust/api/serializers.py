@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -34,6 +35,21 @@ class StrictSerializerMixin:
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
+class FieldsOnceMixin:
+    """DRF's ModelSerializer works its fields out from the model again for every serializer it
+    makes: more than half of serialising a person. They depend on the class alone, so they are
+    worked out once per class, and each serializer gets its own deep copy of them, as DRF gives
+    each its own copy of the declared fields."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        cls = type(self)
+        prototypes = cls.__dict__.get("_field_prototypes")  # this class's own, not a parent's
+        if prototypes is None:
+            prototypes = super().get_fields()  # type: ignore[misc]
+            cls._field_prototypes = prototypes  # type: ignore[attr-defined]
+        return copy.deepcopy(prototypes)
+
+
 def _django(validate: Any, value: Any) -> Any:
     try:
         return validate(value)
@@ -64,7 +80,7 @@ class AgencyRefField(serializers.SlugRelatedField):
         return super().run_validation(data)
 
 
-class PersonSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+class PersonSerializer(FieldsOnceMixin, StrictSerializerMixin, serializers.ModelSerializer):
     nhs_number = serializers.CharField(
         max_length=20, help_text="10 digits; spaces allowed, e.g. 943 476 5919."
     )
@@ -115,7 +131,7 @@ class PersonUpdateSerializer(PersonSerializer):
         read_only_fields = [*PersonSerializer.Meta.read_only_fields, "nhs_number"]
 
 
-class CaseFileSerializer(serializers.ModelSerializer):
+class CaseFileSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     agency: serializers.SlugRelatedField[Agency] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -143,7 +159,7 @@ class CaseFileSerializer(serializers.ModelSerializer):
         return [dc for dc in DataClass.values if getattr(obj, f"can_{dc}", False)]
 
 
-class SharingBasisSerializer(serializers.ModelSerializer):
+class SharingBasisSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     person = serializers.UUIDField(source="person_id", read_only=True)
     holding_agency: serializers.SlugRelatedField[Agency] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
