@@ -1137,22 +1137,19 @@ def in_process(
         f"({len(statements) - len(control)} queries + {len(control)} transaction control)"
     )
 
-    # 2. EXPLAIN (ANALYZE, BUFFERS) of the visibility query.
+    # 2. EXPLAIN (ANALYZE, BUFFERS) of the visibility query, the app's fixed statement.
+    from caretrust.people.models import person_point_check
+
     partner = PartnerClient.objects.select_related("agency", "service_user").get(
         pk=meta["partner_id"]
     )
     agency, user = partner.agency, partner.service_user
     pk = uuid.UUID(paths[3].rstrip("/").rsplit("/", 1)[1])
-    qs = Person.objects.visible_by_pk(agency, pk, user)
-    explains = {}
-    for label, query in (("visible_by_pk(agency, pk, user)", qs), ("as the app runs it", qs)):
-        query.explain(analyze=True, buffers=True)  # warm
-        plan = query.explain(analyze=True, buffers=True)
-        explains[label] = {"sql": str(query.query), "plan": plan.splitlines()}
-    out["explain"] = explains
-    ex_ms = re.search(
-        r"Execution Time: ([\d.]+) ms", "\n".join(explains["as the app runs it"]["plan"])
-    )
+    select, params = person_point_check(agency, pk, user)
+    explain(select.sql, params)  # warm
+    plan = explain(select.sql, params)
+    out["explain"] = {"as the app runs it": {"sql": select.sql, "plan": plan.splitlines()}}
+    ex_ms = re.search(r"Execution Time: ([\d.]+) ms", plan)
     log(f"visibility query EXPLAIN ANALYZE: {ex_ms.group(1) if ex_ms else '?'} ms execution")
     out["visibility_shapes"] = visibility_shapes(agency, user, paths)
 
@@ -1239,17 +1236,14 @@ def in_process(
 
     out["cpu_breakdown"] = {
         "whole detail request in-process (audit on)": cpu_ms(whole_request),
-        "build + compile the point check, visible_by_pk (no SQL sent)": cpu_ms(
-            lambda i: compile_only(Person.objects.visible_by_pk(agency, ids[i], user))
-        ),
         "build + compile the ORM rule, visible_to(...).filter(pk=...) (no SQL sent)": cpu_ms(
             lambda i: compile_only(Person.objects.visible_to(agency, user).filter(pk=ids[i])[:1])
         ),
         "build + compile a plain Person pk query (no SQL sent)": cpu_ms(
             lambda i: compile_only(Person.objects.filter(pk=ids[i])[:1])
         ),
-        "point check, executed": cpu_ms(
-            lambda i: list(Person.objects.visible_by_pk(agency, ids[i], user))
+        "point check, executed (the app's fixed statement, visible_by_pk)": cpu_ms(
+            lambda i: Person.objects.visible_by_pk(agency, ids[i], user)
         ),
         "audit.record in its own transaction": cpu_ms(one_record),
         "one SELECT 1 round trip": cpu_ms(lambda i: connection.cursor().execute("SELECT 1")),
@@ -1268,6 +1262,23 @@ def in_process(
     return out
 
 
+def explain(sql: str, params: Sequence[Any]) -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def statement(built: Any) -> tuple[str, Sequence[Any]]:
+    """SQL and parameters of a queryset, or of the app's fixed statement as (select, params)."""
+    if isinstance(built, tuple):
+        select, params = built
+        return select.sql, params
+    sql, params = built.query.sql_with_params()
+    return sql, params
+
+
 def visibility_shapes(agency: Any, user: Any, paths: list[str]) -> dict[str, Any]:
     """The single-person visibility check in the shape the app uses and in two others that
     state the same rule, for comparison only (the app is not changed). Each must give the same
@@ -1284,7 +1295,7 @@ def visibility_shapes(agency: Any, user: Any, paths: list[str]) -> dict[str, Any
     Build = Callable[[Any, Any, uuid.UUID], Any]
     shapes: dict[str, Build] = {
         "app: Person.objects.visible_by_pk(agency, pk, user)": lambda ag, us, pk: (
-            pm.Person.objects.visible_by_pk(ag, pk, us)
+            pm.person_point_check(ag, pk, us)
         ),
         "the ORM rule: Person.objects.visible_to(agency, user).filter(pk=pk)": lambda ag, us, pk: (
             pm.Person.objects.visible_to(ag, us).filter(pk=pk)[:1]
@@ -1324,12 +1335,12 @@ def visibility_shapes(agency: Any, user: Any, paths: list[str]) -> dict[str, Any
     out: dict[str, Any] = {}
     for label, build in shapes.items():
         try:
-            build(agency, user, ids[0]).explain(analyze=True)  # warm
-            plan = build(agency, user, ids[0]).explain(analyze=True, buffers=True)
+            explain(*statement(build(agency, user, ids[0])))  # warm
+            plan = explain(*statement(build(agency, user, ids[0])))
             times, got = [], []
             for viewer, viewer_user in viewers:
                 for pk in ids:
-                    sql, params = build(viewer, viewer_user, pk).query.sql_with_params()
+                    sql, params = statement(build(viewer, viewer_user, pk))
                     with connection.cursor() as cursor:
                         t = time.perf_counter()
                         cursor.execute(sql, params)

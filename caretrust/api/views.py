@@ -188,14 +188,23 @@ class PersonViewSet(AgencyScopedViewSet):
             .order_by("-created_at", "id")
         )
 
-    def get_object(self) -> Person:
+    def get_object(self, *, audit_view: bool = True) -> Person:
         return people_selectors.get_visible_person(
-            user=self.request.user, agency=self.agency, person_id=self.kwargs["pk"], purpose="api"
+            user=self.request.user,
+            agency=self.agency,
+            person_id=self.kwargs["pk"],
+            purpose="api",
+            audit_view=audit_view,
         )
+
+    # Reads build their response first and write their audit row last: the audit chain's
+    # lock is held from the row's INSERT until the request's transaction commits, so every
+    # other audited request waits for whatever runs in between.
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         assert page is not None
+        response = self.get_paginated_response(self.get_serializer(page, many=True).data)
         audit.record(
             Action.PERSON_SEARCHED,
             actor=request.user,
@@ -206,11 +215,15 @@ class PersonViewSet(AgencyScopedViewSet):
                 "via": "api",
             },
         )
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return response
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        person = self.get_object()
-        return Response(self.get_serializer(person).data, headers={"ETag": etag_for(person)})
+        person = self.get_object(audit_view=False)
+        data = self.get_serializer(person).data
+        people_selectors.record_person_viewed(
+            user=request.user, agency=self.agency, person=person, purpose="api"
+        )
+        return Response(data, headers={"ETag": etag_for(person)})
 
     @extend_schema(
         summary="Register a person",
