@@ -175,3 +175,27 @@ def test_a_directory_instead_of_a_file_is_reported_as_unreadable(monkeypatch, tm
     monkeypatch.setenv(f"{NAME}_FILE", str(tmp_path))
     with pytest.raises(ImproperlyConfigured, match="cannot be read"):
         env.string(NAME)
+
+
+@pytest.mark.django_db
+def test_a_statement_run_more_than_five_times_is_prepared_on_the_server():
+    """Planning was most of PostgreSQL's work for an API read: hot statements are prepared."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for _ in range(6):
+            cursor.execute("SELECT count(*) FROM auth_user WHERE id = %s", [1])
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["SELECT count(*) FROM auth_user WHERE id = $1%"],
+        )
+        assert cursor.fetchone()[0] == 1
+
+
+def test_prepared_statements_can_be_turned_off_for_a_transaction_mode_pooler():
+    show = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])"
+    on = _manage("shell", "-c", show, DEBUG="true")
+    off = _manage("shell", "-c", show, DEBUG="true", DATABASE_PREPARED_STATEMENTS="false")
+
+    assert "'prepare_threshold': 5" in on.stdout, on.stderr
+    assert "prepare_threshold" not in off.stdout and off.returncode == 0, off.stderr
