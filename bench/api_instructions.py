@@ -28,8 +28,8 @@ counter) is a separate server whose instructions are not counted; the Python sid
 to it is.
 
 Counts repeat between runs of the same code, whatever else the machine is doing, to about
-0.2 % for Python and 2 % for PostgreSQL, so a change of a few per cent is visible. They are not time: a cache miss
-or a system call costs the same as any instruction here. Results go to
+0.2 % for Python and 2 % for PostgreSQL, so a change of a few per cent is visible. They are
+not time: a cache miss or a system call costs the same as any instruction here. Results go to
 bench/results/api_instructions-<timestamp>.json and are summarised on stdout.
 """
 
