@@ -84,7 +84,7 @@ class FixedSelect:
             reverse = isinstance(relation, models.OneToOneRel)
             model: Any
             on: tuple[Any, Any]
-            if isinstance(relation, models.OneToOneRel):
+            if isinstance(relation, models.OneToOneRel):  # ``reverse``, narrowed for mypy
                 field = relation.field  # on the joined model, pointing at ``via``
                 model, on = field.model, (field.column, field.target_field.column)
             elif isinstance(relation, models.ForeignKey):  # OneToOneField included

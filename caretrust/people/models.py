@@ -179,11 +179,18 @@ class PersonQuerySet(models.QuerySet["Person"]):
         )
         return self.filter(Exists(files))
 
+
+_PersonManagerBase = models.Manager.from_queryset(PersonQuerySet)
+
+
+class PersonManager(_PersonManagerBase):
+    """``Person.objects``: the queryset's methods, and the point check, which is on the manager
+    only because it reads the table afresh: on a filtered queryset it would ignore the filter."""
+
     def visible_by_pk(self, agency: Agency, pk: uuid.UUID, user: Any = None) -> Person | None:
         """The person ``pk`` with their GP practice, if the agency (or, for break-glass, this
         user acting for it) may see their demographics in at least one case file, else None:
-        ``visible_to`` for one person, as one fixed statement (``_PERSON_POINT``). It reads
-        the table afresh and ignores any filter already on this queryset."""
+        ``visible_to`` for one person, as one fixed statement (``_PERSON_POINT``)."""
         select, params = person_point_check(agency, pk, user)
         return next(iter(select.fetch(params)), None)
 
@@ -239,7 +246,7 @@ class Person(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = PersonQuerySet.as_manager()
+    objects = PersonManager()
 
     class Meta:
         ordering = ["family_name", "given_name", "date_of_birth"]
