@@ -4,13 +4,17 @@
 - ``hospital`` is an agency the council may come to share with; ``nina`` is a nurse there.
 - ``outsider_agency`` and ``oscar`` (an outsider) must never see anything of the others'.
 - ``dual`` works for both the council and the hospital.
+
+``audit_flushable`` is for modules whose tests commit (``live_server``, ``transactional_db``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from caretrust.directory import services as directory
@@ -94,3 +98,30 @@ def carol_client(carol: Any) -> Client:
 @pytest.fixture
 def oscar_client(oscar: Any) -> Client:
     return signed_in(oscar)
+
+
+@pytest.fixture(scope="module")
+def audit_flushable(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """For modules whose tests commit: let the transactional flush empty the audit trail.
+
+    ``transactional_db`` (which ``live_server`` needs) cleans up after each test by TRUNCATE
+    of every table; the audit tables' TRUNCATE triggers (audit migrations 0002 and 0006)
+    refuse that, failing the teardown. They are suspended in the test database for the module
+    only, and restored after the last flush: a module-scoped fixture outlives every
+    function-scoped teardown. The UPDATE/DELETE triggers stay on throughout.
+    """
+    _alter_audit_truncate_trigger("DISABLE", django_db_blocker)
+    yield
+    _alter_audit_truncate_trigger("ENABLE", django_db_blocker)
+
+
+def _alter_audit_truncate_trigger(verb: str, django_db_blocker: Any) -> None:
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE audit_auditevent {verb} TRIGGER audit_no_truncate")
+            cursor.execute(
+                f"ALTER TABLE audit_auditchainhead {verb} TRIGGER audit_head_no_truncate"
+            )
+        # Close it, or it outlives the session and blocks dropping the test database: once
+        # Playwright has run, this is not always the connection pytest-django closes.
+        connection.close()

@@ -7,7 +7,6 @@ so every test that calls the API also exercises the OAuth path a partner uses.
 - ``hospital_partner`` / ``council_partner``: a client with every scope for that agency, with a
   token and an ``APIClient`` that sends it.
 - ``consent`` shares a holder's file on a person with a recipient (the person's consent).
-- ``audit_flushable``: for modules that need ``live_server`` (a transactional database).
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -172,25 +170,3 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
 def audit_rows_for(response: Any) -> list[AuditEvent]:
     """The audit rows written while serving this response (matched by its request id)."""
     return list(AuditEvent.objects.filter(request_id=response["X-Request-ID"]).order_by("id"))
-
-
-@pytest.fixture(scope="module")
-def audit_flushable(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
-    """For modules using ``live_server``: let the transactional flush empty the audit trail.
-
-    ``live_server`` needs ``transactional_db``, which cleans up after each test with TRUNCATE;
-    the audit table's ``audit_no_truncate`` trigger refuses that. As in tests/e2e/conftest.py,
-    the trigger is suspended in the test database for the module only and restored after the
-    last flush (a module-scoped fixture outlives every function-scoped teardown). The
-    UPDATE/DELETE triggers stay on throughout.
-    """
-    _alter_audit_truncate_trigger("DISABLE", django_db_blocker)
-    yield
-    _alter_audit_truncate_trigger("ENABLE", django_db_blocker)
-
-
-def _alter_audit_truncate_trigger(verb: str, django_db_blocker: Any) -> None:
-    with django_db_blocker.unblock():
-        with connection.cursor() as cursor:
-            cursor.execute(f"ALTER TABLE audit_auditevent {verb} TRIGGER audit_no_truncate")
-        connection.close()

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -47,27 +45,9 @@ def _sync_orm_beside_playwright() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _audit_flushable(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
-    """Let the live-server tests' database flush empty the audit trail.
-
-    ``live_server`` needs ``transactional_db``, which cleans up after each test by TRUNCATE of
-    every table; the audit table's ``audit_no_truncate`` trigger (audit migration 0002) refuses
-    that, failing the teardown. The trigger is suspended in the test database for this module
-    only, and restored after the last flush: a module-scoped fixture outlives every
-    function-scoped teardown. The UPDATE/DELETE triggers stay on throughout.
-    """
-    _alter_audit_truncate_trigger("DISABLE", django_db_blocker)
-    yield
-    _alter_audit_truncate_trigger("ENABLE", django_db_blocker)
-
-
-def _alter_audit_truncate_trigger(verb: str, django_db_blocker: Any) -> None:
-    with django_db_blocker.unblock():
-        with connection.cursor() as cursor:
-            cursor.execute(f"ALTER TABLE audit_auditevent {verb} TRIGGER audit_no_truncate")
-        # Close it, or it outlives the session and blocks dropping the test database: once
-        # Playwright has run, this is not always the connection pytest-django closes.
-        connection.close()
+def _audit_flushable(audit_flushable: None) -> None:
+    """Every browser journey runs on ``live_server``, so every module here needs the audit
+    trail flushable (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")
