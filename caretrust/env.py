@@ -48,7 +48,7 @@ def boolean(name: str, default: bool) -> bool:
     )
 
 
-def integer(name: str, default: int, *, minimum: int = 0) -> int:
+def integer(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
     value = _raw(name)
     if value is None or value.strip() == "":
         return default
@@ -58,6 +58,8 @@ def integer(name: str, default: int, *, minimum: int = 0) -> int:
         raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
     if number < minimum:
         raise ImproperlyConfigured(f"{name}={number} is too small; expected at least {minimum}.")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name}={number} is too large; expected at most {maximum}.")
     return number
 
 

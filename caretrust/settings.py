@@ -124,6 +124,10 @@ if env.boolean("DATABASE_PREPARED_STATEMENTS", True):
         server_side_binding=True,
         prepare_threshold=env.integer("DATABASE_PREPARE_THRESHOLD", 5),
     )
+# The audit trail's hash chains written side by side: each has its own lock, held by a writer
+# from its audit row's INSERT to its COMMIT, so at most this many audited transactions commit
+# at once. More than the app's concurrent database connections gains nothing.
+AUDIT_CHAINS = env.integer("AUDIT_CHAINS", 8, minimum=1, maximum=64)
 if TESTING:
     # One test database per run, so two suites on one server (two terminals, or helpers on a
     # shared embedded PostgreSQL) never drop each other's database mid-run.

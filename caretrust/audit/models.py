@@ -2,7 +2,7 @@
 
 The database rejects UPDATE, DELETE and TRUNCATE on it (triggers in the migration), so not even
 a bug in the app can rewrite history; anyone who bypasses the triggers as the table's owner
-breaks the hash chain, which ``manage.py verify_audit`` detects. Actor and agency are stored as
+breaks a hash chain, which ``manage.py verify_audit`` detects. Actor and agency are stored as
 plain ids and names, not foreign keys, so deleting a user can never cascade into the trail.
 """
 
@@ -57,15 +57,18 @@ class AuditEvent(models.Model):
     person_id = models.UUIDField(null=True)  # indexed with id, below
     request_id = models.CharField(max_length=64, blank=True)
     detail = models.JSONField(default=dict)
+    # Which of the trail's hash chains the row belongs to: each chain links its own rows, in
+    # id order, from its own genesis (see audit.services.record).
+    chain = models.PositiveSmallIntegerField(default=0)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["id"]
         constraints = [
-            # Exactly one row follows each row: even a writer that skipped the chain lock could
-            # not fork the chain, the database would refuse its row.
-            models.UniqueConstraint(fields=["prev_hash"], name="audit_chain_no_fork"),
+            # Exactly one row of a chain follows each row: even a writer that skipped the chain's
+            # head could not fork it, the database would refuse its row.
+            models.UniqueConstraint(fields=["chain", "prev_hash"], name="audit_chain_no_fork"),
         ]
         indexes = [
             models.Index(fields=["actor_id", "id"], name="audit_by_actor"),
@@ -76,3 +79,22 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.action} by {self.actor_username or 'system'}"
+
+
+class AuditChainHead(models.Model):
+    """Where each chain of the trail ends: its last row's id and hash.
+
+    The trail is several hash chains ("lanes") written side by side, so that concurrent
+    audited transactions do not all queue on one lock. A writer locks a free lane's head row
+    for the rest of its transaction, links its row to the head's hash and moves the head on, in
+    one statement (audit.services.record). The heads also let ``verify_audit`` see rows
+    removed from the end of a chain, which no link would otherwise reveal. The database
+    refuses to delete them (migration 0006).
+    """
+
+    chain = models.PositiveSmallIntegerField(primary_key=True)
+    last_id = models.BigIntegerField(null=True)  # null: the chain has no row yet
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"chain {self.chain} at #{self.last_id}"

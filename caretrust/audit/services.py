@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from caretrust.audit.context import request_id
-from caretrust.audit.models import AuditEvent
+from caretrust.audit.models import AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64
-# One constant key: every audit write in the cluster takes this transaction-level advisory
-# lock, so rows are chained in the order their ids were drawn and no two writers fork the chain.
-_CHAIN_LOCK = 0x0CA7_2057
 
 
 def _digest(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -56,15 +54,65 @@ _COLUMNS = {
     "request_id": "text",
     "detail": "jsonb",
 }
-_INSERT_CHAINED = f"""
-INSERT INTO audit_auditevent (id, {", ".join(_COLUMNS)}, prev_hash, hash)
-SELECT n.id, {", ".join(f"%s::{t}" for t in _COLUMNS.values())}, p.hash,
-       encode(sha256(convert_to(p.hash || %s || n.id::text || %s, 'UTF8')), 'hex')
-FROM (SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id')) AS id) AS n,
-     (SELECT coalesce((SELECT hash FROM audit_auditevent ORDER BY id DESC LIMIT 1), %s)
-      AS hash) AS p
-RETURNING id, prev_hash, hash
+
+# The trail is settings.AUDIT_CHAINS hash chains ("lanes") written side by side, each ending
+# at a head row (AuditChainHead). A writer locks a lane's head for the rest of its transaction,
+# so within a lane rows are chained one transaction at a time, in the order their ids are
+# drawn, while writers on other lanes go on. Which lane:
+# - one this transaction already holds (it updated the head, so the head's xmin is its id):
+#   a transaction's rows stay on one chain;
+# - otherwise the first free one, starting from one that depends on the backend, so that a few
+#   long-lived connections mostly keep to lanes of their own;
+# - only when every lane is held by others does it wait, on its backend's own lane. A
+#   transaction that holds a lane never waits for another (its own lock never counts as
+#   held), so writers cannot deadlock on lanes.
+_FREE_LANE = """
+SELECT chain, hash FROM audit_auditchainhead
+WHERE chain < %s
+ORDER BY coalesce(xmin = xid(pg_current_xact_id_if_assigned()), false) DESC,
+         (chain + %s - pg_backend_pid() %% %s) %% %s
+LIMIT 1 FOR UPDATE SKIP LOCKED
+"""
+_OWN_LANE = """
+SELECT chain, hash FROM audit_auditchainhead WHERE chain = pg_backend_pid() %% %s FOR UPDATE
+"""
+
+
+def _append(lane: str) -> str:
+    """One statement that takes a lane (``lane`` picks and locks its head row), draws the id
+    once it holds it, stores the row linked to the head's hash, and moves the head on. The
+    row's hash is computed by PostgreSQL over exactly the text _digest() hashes: prev_hash +
+    the fields' JSON, whose only unknown, the id, is spliced in between the two halves prepared
+    by record(). No row comes back if ``lane`` finds none."""
+    return f"""
+WITH lane AS ({lane}),
+n AS (SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id')) AS id, chain, hash
+      FROM lane),
+row AS (
+    INSERT INTO audit_auditevent (id, {", ".join(_COLUMNS)}, chain, prev_hash, hash)
+    SELECT n.id, {", ".join(f"%s::{t}" for t in _COLUMNS.values())}, n.chain, n.hash,
+           encode(sha256(convert_to(n.hash || %s || n.id::text || %s, 'UTF8')), 'hex')
+    FROM n
+    RETURNING id, chain, prev_hash, hash
+),
+head AS (
+    UPDATE audit_auditchainhead AS h SET last_id = row.id, hash = row.hash
+    FROM row WHERE h.chain = row.chain
+)
+SELECT id, chain, prev_hash, hash FROM row
 """  # noqa: S608 - built from the constants above; every value is a parameter
+
+
+_APPEND_ON_FREE_LANE = _append(_FREE_LANE)
+_APPEND_ON_OWN_LANE = _append(_OWN_LANE)
+# Migration 0006 makes the heads; this makes any that are missing (in tests, after a flush
+# empties every table). A head made for a chain that already has rows would let its next row
+# claim the genesis, which the no-fork rule refuses.
+_OPEN_LANES = """
+INSERT INTO audit_auditchainhead (chain, last_id, hash)
+SELECT lane, NULL, %s FROM generate_series(0, %s - 1) AS lane
+ON CONFLICT (chain) DO NOTHING
+"""
 
 
 def _row_values(event: AuditEvent) -> list[Any]:
@@ -96,6 +144,11 @@ def _storable(value: Any) -> Any:
     return value
 
 
+def _append_row(cursor: Any, statement: str, params: list[Any]) -> tuple[Any, ...] | None:
+    cursor.execute(statement, params)
+    return cursor.fetchone()
+
+
 def record(
     action: str,
     *,
@@ -110,8 +163,8 @@ def record(
     If the row cannot be written the exception propagates and the caller's transaction (the
     request, under ATOMIC_REQUESTS) rolls back: nothing happens that is not accounted for.
     """
-    # Everything that does not need the chain is prepared before taking its lock, which every
-    # audited request in the cluster queues on until its transaction commits.
+    # Everything that does not need the chain is prepared before taking a lane, which the
+    # transaction then holds until it commits.
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
     event = AuditEvent(
         occurred_at=timezone.now(),
@@ -127,20 +180,20 @@ def record(
     )
     fields = _chained_fields(event)
     before, after = _split_at_id(fields)
+    values = [*_row_values(event), before, after]
+    chains = settings.AUDIT_CHAINS
     # No savepoint: a row that cannot be written must fail the whole request, not be skipped.
-    # (Outside a request this is the transaction that holds the lock until the row commits.)
+    # (Outside a request this is the transaction that holds the lane until the row commits.)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        # Two statements, the first taking the lock: a statement's snapshot is taken when it
-        # starts, so only a statement begun after the lock was granted sees the row the last
-        # holder committed. The second draws the id (in chain order, under the lock), reads the
-        # previous hash and stores the row with its hash, computed by PostgreSQL over exactly
-        # the text _digest() hashes: prev_hash + the fields' JSON, whose only unknown, the id,
-        # is spliced in between the two halves prepared here.
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
-        cursor.execute(_INSERT_CHAINED, [*_row_values(event), before, after, GENESIS])
-        row = cursor.fetchone()
+        row = _append_row(cursor, _APPEND_ON_FREE_LANE, [chains] * 4 + values)
+        # Every lane is held by others (wait for this backend's own), or heads are missing.
+        row = row or _append_row(cursor, _APPEND_ON_OWN_LANE, [chains, *values])
+        if row is None:
+            cursor.execute(_OPEN_LANES, [GENESIS, chains])
+            row = _append_row(cursor, _APPEND_ON_FREE_LANE, [chains] * 4 + values)
+            row = row or _append_row(cursor, _APPEND_ON_OWN_LANE, [chains, *values])
     assert row is not None
-    event.id, event.prev_hash, event.hash = row
+    event.id, event.chain, event.prev_hash, event.hash = row
     event._state.adding, event._state.db = False, connection.alias
     return event
 
@@ -151,16 +204,61 @@ class ChainBreak:
     problem: str
 
 
-def verify_chain(events: Iterable[AuditEvent] | None = None) -> Iterator[ChainBreak]:
-    """Yield every place where the stored trail disagrees with its own hashes."""
-    rows = events if events is not None else AuditEvent.objects.order_by("id").iterator(2000)
-    expected_prev = GENESIS
+def verify_chain(
+    events: Iterable[AuditEvent] | None = None, heads: Mapping[int, str] | None = None
+) -> Iterator[ChainBreak]:
+    """Yield every place where the stored trail disagrees with its own hashes.
+
+    Each chain is followed on its own, in id order. By default that is the whole trail, from
+    each chain's genesis, and each chain must end where its head says (so rows removed from
+    the end of a chain are found too). Given ``events`` (in id order), only they are checked,
+    from ``heads``: the hash of each chain's last row before them (see ``chain_ends``)."""
+    whole = events is None
+    rows = AuditEvent.objects.order_by("id").iterator(2000) if events is None else events
+    expected = dict(heads or {})
+    last_id: dict[int, int] = {}
     for event in rows:
-        if event.prev_hash != expected_prev:
+        if event.prev_hash != expected.get(event.chain, GENESIS):
             yield ChainBreak(
                 event.id,
                 "its link to the previous row is broken: a row before it was deleted or altered",
             )
         if _digest(event.prev_hash, _chained_fields(event)) != event.hash:
             yield ChainBreak(event.id, "its contents do not match its hash: the row was altered")
-        expected_prev = event.hash
+        expected[event.chain], last_id[event.chain] = event.hash, event.id
+    if whole:
+        yield from _check_ends(expected, last_id)
+
+
+def _check_ends(hashes: dict[int, str], last_id: dict[int, int]) -> Iterator[ChainBreak]:
+    """Each chain's last row against its head. The head moves on in the statement that writes
+    the row, so they differ only if rows or heads were removed or altered."""
+    heads = {h.chain: h for h in AuditChainHead.objects.order_by("chain")}
+    for chain in sorted(heads.keys() | last_id.keys()):
+        head, end = heads.get(chain), last_id.get(chain)
+        if head is None:
+            yield ChainBreak(end, f"it ends chain {chain}, which has no head: the head was removed")
+        elif head.last_id is None:
+            if end is not None:
+                yield ChainBreak(
+                    end, f"it ends chain {chain}, whose head says it has no rows: altered"
+                )
+        elif head.last_id != end or head.hash != hashes[chain]:
+            ending = f"ends at row #{end}" if end is not None else "has no rows"
+            yield ChainBreak(
+                head.last_id,
+                f"chain {chain} should end at this row but {ending}: "
+                "rows at its end were deleted or altered",
+            )
+
+
+def chain_ends(up_to_id: int) -> dict[int, str]:
+    """The hash of each chain's last row with an id up to ``up_to_id``: where verify_chain
+    starts for the rows after it."""
+    rows = (
+        AuditEvent.objects.filter(id__lte=up_to_id)
+        .order_by("chain", "-id")
+        .distinct("chain")
+        .values_list("chain", "hash")
+    )
+    return dict(rows)
