@@ -104,6 +104,14 @@ def test_an_integer_below_the_minimum_is_refused(monkeypatch):
     assert str(caught.value) == f"{NAME}=0 is too small; expected at least 1."
 
 
+def test_an_integer_above_the_maximum_is_refused(monkeypatch):
+    monkeypatch.setenv(NAME, "65")
+    assert env.integer(NAME, 8, minimum=1, maximum=65) == 65
+    with pytest.raises(ImproperlyConfigured) as caught:
+        env.integer(NAME, 8, minimum=1, maximum=64)
+    assert str(caught.value) == f"{NAME}=65 is too large; expected at most 64."
+
+
 def test_an_integer_that_is_not_a_number_is_refused(monkeypatch):
     monkeypatch.setenv(NAME, "five")
     with pytest.raises(ImproperlyConfigured) as caught:
