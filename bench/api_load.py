@@ -16,7 +16,7 @@ otherwise) and drives it with wrk pinned to core 0, in phases within one run:
 
 then, in-process, the detail endpoint's SQL query count, EXPLAIN (ANALYZE, BUFFERS) of its
 visibility query, serial latencies with and without auditing, how long each request holds the
-advisory lock of its audit chain, and a cProfile of the request. When a target is missed it also
+lock on its audit chain's head, and a cProfile of the request. When a target is missed it also
 samples the loaded server with py-spy (if .venv/bin/py-spy exists). Results are written to
 bench/results/api_load-<timestamp>.json and summarised on stdout. Nothing is committed to the
 application: the switches live in bench/ only. gunicorn is always stopped at the end.
@@ -727,11 +727,11 @@ def run_wrk(args: argparse.Namespace, paths_file: Path, token: str, seconds: int
 
 class LockSampler:
     """Samples pg_stat_activity of the bench database every ``interval`` seconds: how many
-    backends are active, and how many wait for a lock (and for an advisory lock)."""
+    backends are active, and how many wait for a lock (an audit chain's head row is one)."""
 
     def __init__(self, args: argparse.Namespace, interval: float = 0.02) -> None:
         self.args, self.interval = args, interval
-        self.samples: list[tuple[int, int, int]] = []
+        self.samples: list[tuple[int, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -748,13 +748,12 @@ class LockSampler:
             while not self._stop.is_set():
                 row = conn.execute(
                     "SELECT count(*) FILTER (WHERE state = 'active'), "
-                    "count(*) FILTER (WHERE wait_event_type = 'Lock'), "
-                    "count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event = 'advisory') "
+                    "count(*) FILTER (WHERE wait_event_type = 'Lock') "
                     "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                     [self.args.database],
                 ).fetchone()
                 assert row is not None
-                self.samples.append((int(row[0]), int(row[1]), int(row[2])))
+                self.samples.append((int(row[0]), int(row[1])))
                 self._stop.wait(self.interval)
 
     def summary(self) -> dict[str, Any]:
@@ -762,14 +761,13 @@ class LockSampler:
             return {"samples": 0}
         n = len(self.samples)
         active = [s[0] for s in self.samples]
-        advisory = [s[2] for s in self.samples]
+        waiting = [s[1] for s in self.samples]
         return {
             "samples": n,
             "mean_active_backends": round(statistics.fmean(active), 2),
-            "mean_waiting_on_lock": round(statistics.fmean(s[1] for s in self.samples), 2),
-            "mean_waiting_on_advisory_lock": round(statistics.fmean(advisory), 2),
-            "share_of_samples_with_advisory_waiter": round(sum(1 for a in advisory if a) / n, 3),
-            "max_waiting_on_advisory_lock": max(advisory),
+            "mean_waiting_on_lock": round(statistics.fmean(waiting), 2),
+            "share_of_samples_with_lock_waiter": round(sum(1 for w in waiting if w) / n, 3),
+            "max_waiting_on_lock": max(waiting),
         }
 
 
@@ -1160,7 +1158,7 @@ def in_process(
     log(f"visibility query EXPLAIN ANALYZE: {ex_ms.group(1) if ex_ms else '?'} ms execution")
     out["visibility_shapes"] = visibility_shapes(agency, user, paths)
 
-    # 3. Serial latency in-process, audit on (with the advisory-lock hold time) and off.
+    # 3. Serial latency in-process, audit on (with how long a lane is held) and off.
     hold: list[float] = []
 
     def lock_timer(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
@@ -1198,16 +1196,16 @@ def in_process(
         "audit_off_ms": stat_ms(unaudited),
         "ping_ms": stat_ms(ping),
         "ping_opened_a_db_connection": ping_opened_connection,
-        "advisory_lock_held_ms": stat_ms(hold),
+        "lane_held_ms": stat_ms(hold),
     }
     mean_on, mean_off = serial["audit_on_ms"]["mean"], serial["audit_off_ms"]["mean"]
     serial["audit_cost_serial"] = round(1 - mean_off / mean_on, 3) if mean_on else None
-    held = serial["advisory_lock_held_ms"]["mean"]
+    held = serial["lane_held_ms"]["mean"]
     serial["lock_bound_rps_per_chain"] = round(1000 / held, 1) if held else None
     out["serial"] = serial
     log(
         f"in-process serial: audit on {mean_on:.2f} ms, off {mean_off:.2f} ms, ping "
-        f"{serial['ping_ms']['mean']:.2f} ms; advisory lock held {held:.2f} ms/request"
+        f"{serial['ping_ms']['mean']:.2f} ms; audit lane held {held:.2f} ms/request"
     )
 
     # 4. CPU cost of the pieces, without a profiler's overhead (process CPU time).
@@ -1540,8 +1538,8 @@ def print_summary(res: dict[str, Any], checks: list[tuple[str, bool, str]]) -> N
         print(
             f"detail endpoint: {ip['detail_queries']['count']} SQL queries/request; serial "
             f"in-process {s['audit_on_ms']['mean']:.2f} ms (audit off "
-            f"{s['audit_off_ms']['mean']:.2f} ms, ping {s['ping_ms']['mean']:.2f} ms); audit "
-            f"a chain lock held {s['advisory_lock_held_ms']['mean']:.2f} ms/request"
+            f"{s['audit_off_ms']['mean']:.2f} ms, ping {s['ping_ms']['mean']:.2f} ms); "
+            f"an audit lane held {s['lane_held_ms']['mean']:.2f} ms/request"
         )
         for label, v in ip.get("visibility_shapes", {}).items():
             if "round_trip_ms" in v:
@@ -1553,8 +1551,8 @@ def print_summary(res: dict[str, Any], checks: list[tuple[str, bool, str]]) -> N
     if act.get("samples"):
         print(
             f"during A: {act['mean_active_backends']} active backends on average, "
-            f"{act['mean_waiting_on_advisory_lock']} waiting on the advisory lock "
-            f"({act['share_of_samples_with_advisory_waiter']:.0%} of samples had a waiter)"
+            f"{act['mean_waiting_on_lock']} waiting on a lock "
+            f"({act['share_of_samples_with_lock_waiter']:.0%} of samples had a waiter)"
         )
     print()
     width = max(len(c[0]) for c in checks)

@@ -197,9 +197,9 @@ class PersonViewSet(AgencyScopedViewSet):
             audit_view=audit_view,
         )
 
-    # Reads build their response first and write their audit row last: the audit chain's
-    # lock is held from the row's INSERT until the request's transaction commits, so every
-    # other audited request waits for whatever runs in between.
+    # Reads build their response first and write their audit row last: the row's audit lane
+    # is held from its INSERT until the request's transaction commits, and while every lane is
+    # held, the next audited request waits.
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

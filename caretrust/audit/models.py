@@ -58,8 +58,9 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     detail = models.JSONField(default=dict)
     # Which of the trail's hash chains the row belongs to: each chain links its own rows, in
-    # id order, from its own genesis (see audit.services.record).
-    chain = models.PositiveSmallIntegerField(default=0)
+    # id order, from its own genesis (see audit.services.record). Not a positive integer
+    # field: its CHECK constraint would be compiled for every row inserted.
+    chain = models.SmallIntegerField(default=0)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 
@@ -92,7 +93,7 @@ class AuditChainHead(models.Model):
     refuses to delete them (migration 0006).
     """
 
-    chain = models.PositiveSmallIntegerField(primary_key=True)
+    chain = models.SmallIntegerField(primary_key=True)
     last_id = models.BigIntegerField(null=True)  # null: the chain has no row yet
     hash = models.CharField(max_length=64)
 

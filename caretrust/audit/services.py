@@ -96,8 +96,8 @@ row AS (
     RETURNING id, chain, prev_hash, hash
 ),
 head AS (
-    UPDATE audit_auditchainhead AS h SET last_id = row.id, hash = row.hash
-    FROM row WHERE h.chain = row.chain
+    UPDATE audit_auditchainhead SET (last_id, hash) = (SELECT id, hash FROM row)
+    WHERE chain = (SELECT chain FROM row)
 )
 SELECT id, chain, prev_hash, hash FROM row
 """  # noqa: S608 - built from the constants above; every value is a parameter
@@ -146,7 +146,8 @@ def _storable(value: Any) -> Any:
 
 def _append_row(cursor: Any, statement: str, params: list[Any]) -> tuple[Any, ...] | None:
     cursor.execute(statement, params)
-    return cursor.fetchone()
+    row: tuple[Any, ...] | None = cursor.fetchone()
+    return row
 
 
 def record(
@@ -237,6 +238,7 @@ def _check_ends(hashes: dict[int, str], last_id: dict[int, int]) -> Iterator[Cha
     for chain in sorted(heads.keys() | last_id.keys()):
         head, end = heads.get(chain), last_id.get(chain)
         if head is None:
+            assert end is not None  # a chain without a head is known from its rows
             yield ChainBreak(end, f"it ends chain {chain}, which has no head: the head was removed")
         elif head.last_id is None:
             if end is not None:

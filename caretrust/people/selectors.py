@@ -134,9 +134,9 @@ def get_visible_person(
 
 def record_person_viewed(*, user: Any, agency: Agency, person: Person, purpose: str) -> None:
     """The audit row for a read of ``person`` (that ``get_visible_person(..., audit_view=False)``
-    left to its caller, to write once the response is built: the audit chain's lock is held
-    from a row's INSERT to its transaction's COMMIT, so the later the row, the shorter the
-    wait of every other audited request)."""
+    left to its caller, to write once the response is built: a row's audit lane is held
+    from its INSERT to its transaction's COMMIT, so the later the row, the sooner the lane is
+    free for another audited request)."""
     audit.record(
         Action.PERSON_VIEWED,
         actor=user,

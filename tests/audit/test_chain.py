@@ -114,7 +114,7 @@ def test_a_rehashed_row_still_breaks_the_link_of_the_next(trail):
 def test_verify_audit_reports_an_intact_trail(trail):
     out = StringIO()
     call_command("verify_audit", stdout=out)
-    assert f"Audit trail intact: {len(trail)} events verified." in out.getvalue()
+    assert f"Audit trail intact: {len(trail)} events verified, on 1 chain(s)." in out.getvalue()
 
 
 def test_verify_audit_fails_on_a_tampered_trail_and_names_the_row(trail):

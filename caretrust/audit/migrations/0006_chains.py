@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="auditevent",
             name="chain",
-            field=models.PositiveSmallIntegerField(default=0),
+            field=models.SmallIntegerField(default=0),
         ),
         migrations.RemoveConstraint(model_name="auditevent", name="audit_chain_no_fork"),
         migrations.AddConstraint(
@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="AuditChainHead",
             fields=[
-                ("chain", models.PositiveSmallIntegerField(primary_key=True, serialize=False)),
+                ("chain", models.SmallIntegerField(primary_key=True, serialize=False)),
                 ("last_id", models.BigIntegerField(null=True)),
                 ("hash", models.CharField(max_length=64)),
             ],

@@ -5,7 +5,10 @@ from caretrust.audit.services import verify_chain
 
 
 class Command(BaseCommand):
-    help = "Check the audit trail's hash chain and report any altered or deleted rows."
+    help = (
+        "Check the audit trail's hash chains (each row's hash, each link, and where each chain "
+        "ends) and report any altered or deleted rows."
+    )
 
     def handle(self, *args: object, **options: object) -> None:
         breaks = list(verify_chain())
@@ -15,4 +18,6 @@ class Command(BaseCommand):
             raise CommandError(
                 f"The audit trail has been tampered with ({len(breaks)} problem(s))."
             )
-        self.stdout.write(f"Audit trail intact: {AuditEvent.objects.count()} events verified.")
+        events = AuditEvent.objects.count()
+        chains = AuditEvent.objects.values("chain").distinct().count()
+        self.stdout.write(f"Audit trail intact: {events} events verified, on {chains} chain(s).")
