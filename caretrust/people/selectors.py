@@ -132,18 +132,21 @@ def get_visible_person(
     return person
 
 
-def record_person_viewed(*, user: Any, agency: Agency, person: Person, purpose: str) -> None:
-    """The audit row for a read of ``person`` (that ``get_visible_person(..., audit_view=False)``
-    left to its caller, to write once the response is built: a row's audit lane is held
-    from its INSERT to its transaction's COMMIT, so the later the row, the sooner the lane is
-    free for another audited request)."""
+def record_person_viewed(
+    *, user: Any, agency: Agency, person: Person, purpose: str, **detail: Any
+) -> None:
+    """The audit row for a read of ``person``, with why and anything more the read showed.
+
+    ``get_visible_person(..., audit_view=False)`` leaves it to its caller, to write once the
+    response is built: a row's audit lane is held from its INSERT to its transaction's COMMIT,
+    so the later the row, the sooner the lane is free for another audited request."""
     audit.record(
         Action.PERSON_VIEWED,
         actor=user,
         agency=agency,
         obj=person,
         person_id=person.pk,
-        detail={"purpose": purpose},
+        detail={"purpose": purpose, **detail},
     )
 
 
@@ -220,17 +223,13 @@ def person_record(*, user: Any, agency: Agency, person_id: object) -> PersonReco
             person_id=other,
             detail={"purpose": "named_as_carer_link", "on_record_of": str(person.pk)},
         )
-    audit.record(
-        Action.PERSON_VIEWED,
-        actor=user,
+    record_person_viewed(
+        user=user,
         agency=agency,
-        obj=person,
-        person_id=person.pk,
-        detail={
-            "purpose": "integrated_view",
-            "case_files": {str(f.case_file.pk): f.data_classes for f in shared},
-            "notes": [str(n.pk) for f in shared for n in f.notes],
-        },
+        person=person,
+        purpose="integrated_view",
+        case_files={str(f.case_file.pk): f.data_classes for f in shared},
+        notes=[str(n.pk) for f in shared for n in f.notes],
     )
     return PersonRecord(person, shared, carers, cared_for, visible)
 
@@ -271,12 +270,7 @@ def registered_person_visible_to(*, user: Any, agency: Agency, nhs_number: str) 
     then the sight of it is audited like any other read)."""
     person = Person.objects.visible_to(agency).filter(nhs_number=nhs_number).first()
     if person is not None:
-        audit.record(
-            Action.PERSON_VIEWED,
-            actor=user,
-            agency=agency,
-            obj=person,
-            person_id=person.pk,
-            detail={"purpose": "duplicate_nhs_number"},
+        record_person_viewed(
+            user=user, agency=agency, person=person, purpose="duplicate_nhs_number"
         )
     return person
