@@ -27,12 +27,16 @@ from caretrust.audit import services as audit_services  # noqa: E402
 
 
 def _no_audit(*args: Any, **kwargs: Any) -> None:
-    """Stands in for caretrust.audit.services.record: writes nothing, takes no lock."""
+    """Stands in for caretrust.audit.services.record and .prepare: writes nothing, takes no
+    lock. With prepare() answering None, a read that would write its audit row in its own
+    statement (audit.along_with) runs as a plain read."""
     return None
 
 
-# Callers use ``audit.record(...)`` through the module, so replacing the attribute is enough.
+# Callers use ``audit.record(...)`` and ``audit.prepare(...)`` through the module, so replacing
+# the attributes is enough.
 audit_services.record = _no_audit  # type: ignore[assignment]
+audit_services.prepare = _no_audit  # type: ignore[assignment]
 
 from caretrust.wsgi import application  # noqa: E402
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from django.db import connection, models
 
+from caretrust.audit import services as audit
+
 
 @dataclass(frozen=True)
 class Join:
@@ -110,11 +112,17 @@ class FixedSelect:
     def sql(self) -> str:
         return self._plan[0]
 
-    def fetch(self, params: Sequence[Any]) -> list[Any]:
+    def fetch(self, params: Sequence[Any], *, audited: audit.Pending | None = None) -> list[Any]:
+        """The instances. With ``audited``, the statement writes that audit row too if it finds
+        any (audit.along_with): a read and its account in one round trip."""
         sql, parts, links = self._plan
+        if audited is not None:
+            sql, params = audit.along_with(sql), [*params, *audited.params]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
+        if audited is not None:
+            rows = audited.written_by(rows)
         found = []
         for row in rows:
             instances, start = [], 0

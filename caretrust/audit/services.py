@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -55,6 +55,7 @@ _COLUMNS = {
     "detail": "jsonb",
 }
 
+
 # The trail is settings.AUDIT_CHAINS hash chains ("lanes") written side by side, each ending
 # at a head row (AuditChainHead). A writer locks a lane's head for the rest of its transaction,
 # so within a lane rows are chained one transaction at a time, in the order their ids are
@@ -66,26 +67,29 @@ _COLUMNS = {
 # - only when every lane is held by others does it wait, on its backend's own lane. A
 #   transaction that holds a lane never waits for another (its own lock never counts as
 #   held), so writers cannot deadlock on lanes.
-_FREE_LANE = """
+def _free_lane(condition: str = "") -> str:
+    return f"""
 SELECT chain, hash FROM audit_auditchainhead
-WHERE chain < %s
+WHERE chain < %s{condition}
 ORDER BY coalesce(xmin = xid(pg_current_xact_id_if_assigned()), false) DESC,
          (chain + %s - pg_backend_pid() %% %s) %% %s
 LIMIT 1 FOR UPDATE SKIP LOCKED
-"""
+"""  # noqa: S608 - condition is one of this module's constants
+
+
+_FREE_LANE = _free_lane()
 _OWN_LANE = """
 SELECT chain, hash FROM audit_auditchainhead WHERE chain = pg_backend_pid() %% %s FOR UPDATE
 """
 
 
-def _append(lane: str) -> str:
-    """One statement that takes a lane (``lane`` picks and locks its head row), draws the id
-    once it holds it, stores the row linked to the head's hash, and moves the head on. The
+def _chain_ctes(lane: str) -> str:
+    """The CTEs that take a lane (``lane`` picks and locks its head row), draw the id once it
+    holds it, store the row linked to the head's hash (``row``), and move the head on. The
     row's hash is computed by PostgreSQL over exactly the text _digest() hashes: prev_hash +
     the fields' JSON, whose only unknown, the id, is spliced in between the two halves prepared
-    by record(). No row comes back if ``lane`` finds none."""
-    return f"""
-WITH lane AS ({lane}),
+    by prepare(). No row is written if ``lane`` finds none."""
+    return f"""lane AS ({lane}),
 n AS (SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id')) AS id, chain, hash
       FROM lane),
 row AS (
@@ -98,9 +102,13 @@ row AS (
 head AS (
     UPDATE audit_auditchainhead SET (last_id, hash) = (SELECT id, hash FROM row)
     WHERE chain = (SELECT chain FROM row)
-)
-SELECT id, chain, prev_hash, hash FROM row
-"""  # noqa: S608 - built from the constants above; every value is a parameter
+)"""  # noqa: S608 - built from the constants above; every value is a parameter
+
+
+def _append(lane: str) -> str:
+    """One statement that appends the row (see _chain_ctes) and returns its id, chain and
+    hashes; nothing if ``lane`` finds no lane."""
+    return f"WITH {_chain_ctes(lane)}\nSELECT id, chain, prev_hash, hash FROM row"
 
 
 _APPEND_ON_FREE_LANE = _append(_FREE_LANE)
@@ -115,6 +123,23 @@ ON CONFLICT (chain) DO NOTHING
 """
 
 
+@functools.cache
+def along_with(select: str) -> str:
+    """``select`` and a pending row (see prepare()) as one statement: each row ``select``
+    returns, followed by the audit row's id, chain, prev_hash and hash. The audit row is
+    written only if ``select`` returns a row, and only on a free lane: where none is free, the
+    four are NULL and nothing is written (Pending.written_by() then writes it as record()
+    would). Its parameters are ``select``'s, then Pending.params.
+
+    A read and its audit row thus cost one round trip, not two; the lane is held from the read
+    to the commit."""
+    lane = _free_lane(" AND EXISTS (SELECT FROM found)")
+    return f"""WITH found AS MATERIALIZED ({select}),
+{_chain_ctes(lane)}
+SELECT found.*, row.id, row.chain, row.prev_hash, row.hash FROM found LEFT JOIN row ON true
+"""  # noqa: S608 - ``select`` is the caller's fixed statement; every value is a parameter
+
+
 def _row_values(event: AuditEvent) -> list[Any]:
     values = [getattr(event, column) for column in _COLUMNS]
     values[-1] = json.dumps(event.detail)
@@ -125,7 +150,7 @@ def _split_at_id(fields: dict[str, Any]) -> tuple[str, str]:
     """The canonical JSON of ``fields`` (as _digest writes it) in two halves, before and after
     the value of "id": sorted keys put "id" after "detail" and before "object_id", and an
     integer id is written the same by json.dumps and by PostgreSQL's bigint::text."""
-    dump = partial(json.dumps, sort_keys=True, separators=(",", ":"), default=str)
+    dump = functools.partial(json.dumps, sort_keys=True, separators=(",", ":"), default=str)
     head = dump({k: v for k, v in fields.items() if k < "id"})
     tail = dump({k: v for k, v in fields.items() if k > "id"})
     return head[:-1] + ',"id":', "," + tail[1:]
@@ -150,6 +175,85 @@ def _append_row(cursor: Any, statement: str, params: list[Any]) -> tuple[Any, ..
     return row
 
 
+@dataclass
+class Pending:
+    """An event prepared but not yet written: by record(), or by the caller's own statement
+    through along_with(), which then hands its rows to written_by()."""
+
+    event: AuditEvent
+    values: list[Any]  # the row's columns, then the two halves of its hashed text
+
+    @property
+    def params(self) -> list[Any]:
+        """along_with()'s parameters after the caller's own."""
+        return [settings.AUDIT_CHAINS] * 4 + self.values
+
+    def written_by(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """``rows`` of an along_with() statement without the audit row's four columns. If the
+        statement found rows but no free lane, the row is written now, as record() writes it:
+        nothing the caller read goes unaccounted for."""
+        if rows and rows[0][-4] is None:
+            self.write()
+        elif rows:
+            self._written(rows[0][-4:])
+        return [row[:-4] for row in rows]
+
+    def write(self) -> AuditEvent:
+        chains, values = settings.AUDIT_CHAINS, self.values
+        # No savepoint: a row that cannot be written must fail the whole request, not be
+        # skipped. (Outside a request this is the transaction that holds the lane until the row
+        # commits.)
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+            row = _append_row(cursor, _APPEND_ON_FREE_LANE, [chains] * 4 + values)
+            # Every lane is held by others (wait for this backend's own), or heads are missing.
+            row = row or _append_row(cursor, _APPEND_ON_OWN_LANE, [chains, *values])
+            if row is None:
+                cursor.execute(_OPEN_LANES, [GENESIS, chains])
+                row = _append_row(cursor, _APPEND_ON_FREE_LANE, [chains] * 4 + values)
+                row = row or _append_row(cursor, _APPEND_ON_OWN_LANE, [chains, *values])
+        assert row is not None
+        return self._written(row)
+
+    def _written(self, row: Sequence[Any]) -> AuditEvent:
+        event = self.event
+        event.id, event.chain, event.prev_hash, event.hash = row
+        event._state.adding, event._state.db = False, connection.alias
+        return event
+
+
+def prepare(
+    action: str,
+    *,
+    actor: Any = None,
+    agency: Any = None,
+    obj: Any = None,
+    person_id: UUID | str | None = None,
+    detail: dict[str, Any] | None = None,
+    object_type: str = "",
+    object_id: str = "",
+) -> Pending:
+    """The event record() writes, ready to write. ``obj`` gives its object type and id; a read
+    written by its own statement (along_with) names them instead, as ``object_type`` (the
+    model's label) and ``object_id``, since it has no object yet."""
+    # Everything that does not need the chain is prepared before taking a lane, which the
+    # transaction then holds until it commits.
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    event = AuditEvent(
+        occurred_at=timezone.now(),
+        action=str(action),
+        actor_id=actor.pk if authenticated else None,
+        actor_username=actor.get_username() if authenticated else "",
+        agency_id=agency.pk if agency is not None else None,
+        object_type=obj._meta.label if obj is not None else object_type,
+        object_id=str(obj.pk) if obj is not None else object_id,
+        person_id=person_id,
+        request_id=request_id.get(),
+        detail=_storable(json.loads(json.dumps(detail or {}, default=str))),
+    )
+    before, after = _split_at_id(_chained_fields(event))
+    return Pending(event, [*_row_values(event), before, after])
+
+
 def record(
     action: str,
     *,
@@ -164,39 +268,9 @@ def record(
     If the row cannot be written the exception propagates and the caller's transaction (the
     request, under ATOMIC_REQUESTS) rolls back: nothing happens that is not accounted for.
     """
-    # Everything that does not need the chain is prepared before taking a lane, which the
-    # transaction then holds until it commits.
-    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
-    event = AuditEvent(
-        occurred_at=timezone.now(),
-        action=str(action),
-        actor_id=actor.pk if authenticated else None,
-        actor_username=actor.get_username() if authenticated else "",
-        agency_id=agency.pk if agency is not None else None,
-        object_type=obj._meta.label if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
-        person_id=person_id,
-        request_id=request_id.get(),
-        detail=_storable(json.loads(json.dumps(detail or {}, default=str))),
-    )
-    fields = _chained_fields(event)
-    before, after = _split_at_id(fields)
-    values = [*_row_values(event), before, after]
-    chains = settings.AUDIT_CHAINS
-    # No savepoint: a row that cannot be written must fail the whole request, not be skipped.
-    # (Outside a request this is the transaction that holds the lane until the row commits.)
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        row = _append_row(cursor, _APPEND_ON_FREE_LANE, [chains] * 4 + values)
-        # Every lane is held by others (wait for this backend's own), or heads are missing.
-        row = row or _append_row(cursor, _APPEND_ON_OWN_LANE, [chains, *values])
-        if row is None:
-            cursor.execute(_OPEN_LANES, [GENESIS, chains])
-            row = _append_row(cursor, _APPEND_ON_FREE_LANE, [chains] * 4 + values)
-            row = row or _append_row(cursor, _APPEND_ON_OWN_LANE, [chains, *values])
-    assert row is not None
-    event.id, event.chain, event.prev_hash, event.hash = row
-    event._state.adding, event._state.db = False, connection.alias
-    return event
+    return prepare(
+        action, actor=actor, agency=agency, obj=obj, person_id=person_id, detail=detail
+    ).write()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -23,6 +23,9 @@ from caretrust.people.validators import (
     validate_not_in_future,
     validate_postcode,
 )
+
+if TYPE_CHECKING:
+    from caretrust.audit.services import Pending
 
 
 class DataClass(models.TextChoices):
@@ -187,12 +190,15 @@ class PersonManager(_PersonManagerBase):
     """``Person.objects``: the queryset's methods, and the point check, which is on the manager
     only because it reads the table afresh: on a filtered queryset it would ignore the filter."""
 
-    def visible_by_pk(self, agency: Agency, pk: uuid.UUID, user: Any = None) -> Person | None:
+    def visible_by_pk(
+        self, agency: Agency, pk: uuid.UUID, user: Any = None, *, audited: Pending | None = None
+    ) -> Person | None:
         """The person ``pk`` with their GP practice, if the agency (or, for break-glass, this
         user acting for it) may see their demographics in at least one case file, else None:
-        ``visible_to`` for one person, as one fixed statement (``_PERSON_POINT``)."""
+        ``visible_to`` for one person, as one fixed statement (``_PERSON_POINT``). With
+        ``audited``, the statement writes that audit row too, if the person is visible."""
         select, params = person_point_check(agency, pk, user)
-        return next(iter(select.fetch(params)), None)
+        return next(iter(select.fetch(params, audited=audited)), None)
 
 
 def person_point_check(

@@ -109,9 +109,25 @@ def get_visible_person(
     audit_view: bool = True,
 ) -> Person:
     """A person the agency may see, or Http404, whether the person is missing or hidden: the
-    two answers are identical to the caller and told apart only in the audit trail."""
+    two answers are identical to the caller and told apart only in the audit trail.
+
+    The sight of the person (unless ``audit_view`` is false) is written by the statement that
+    finds them: one round trip for the read and its audit row."""
     pk = parse_uuid(person_id)
-    person = Person.objects.visible_by_pk(agency, pk, user) if pk else None
+    viewed = (
+        audit.prepare(
+            Action.PERSON_VIEWED,
+            actor=user,
+            agency=agency,
+            person_id=pk,
+            detail={"purpose": purpose},
+            object_type=Person._meta.label,
+            object_id=str(pk),
+        )
+        if audit_view and pk
+        else None
+    )
+    person = Person.objects.visible_by_pk(agency, pk, user, audited=viewed) if pk else None
     if person is None:
         exists = pk is not None and Person.objects.filter(pk=pk).exists()
         audit.record(
@@ -127,8 +143,6 @@ def get_visible_person(
             },
         )
         raise Http404("No such person.")
-    if audit_view:
-        record_person_viewed(user=user, agency=agency, person=person, purpose=purpose)
     return person
 
 
@@ -137,9 +151,8 @@ def record_person_viewed(
 ) -> None:
     """The audit row for a read of ``person``, with why and anything more the read showed.
 
-    ``get_visible_person(..., audit_view=False)`` leaves it to its caller, to write once the
-    response is built: a row's audit lane is held from its INSERT to its transaction's COMMIT,
-    so the later the row, the sooner the lane is free for another audited request."""
+    ``get_visible_person(..., audit_view=False)`` leaves it to its caller, whose row says
+    more than that the person was seen (the integrated view lists the files and notes shown)."""
     audit.record(
         Action.PERSON_VIEWED,
         actor=user,

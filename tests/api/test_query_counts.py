@@ -56,3 +56,15 @@ def test_a_list_costs_the_same_whatever_the_page_size(hospital_partner, many, ur
     large = _queries(hospital_partner.api, url, 50)
 
     assert large == small, f"{url}: {small} queries for 5 rows, {large} for 50"
+
+
+def test_a_person_detail_reads_and_audits_in_one_statement(hospital_partner, many):
+    """The point check writes the sight's audit row itself (audit.along_with): no separate
+    INSERT, so a detail read is no more round trips with auditing than without."""
+    person = hospital_partner.api.get("/api/v1/persons/", {"page_size": 1}).json()["results"][0]
+    with CaptureQueriesContext(connection) as captured:
+        response = hospital_partner.api.get(f"/api/v1/persons/{person['id']}/")
+    assert response.status_code == 200
+    touching_audit = [q["sql"] for q in captured if "audit_auditevent" in q["sql"]]
+    assert len(touching_audit) == 1
+    assert "people_person" in touching_audit[0]

@@ -197,3 +197,27 @@ def test_many_writers_at_once_never_fork_a_chain(chains):
     mine = AuditEvent.objects.filter(action=Action.PERSON_VIEWED)
     used = mine.values("chain").distinct().count()
     assert used > 1 if chains > 1 else used == 1
+
+
+@override_settings(AUDIT_CHAINS=1)
+def test_a_read_that_finds_every_lane_busy_waits_and_still_writes_its_row(council, carol):
+    """audit.along_with takes only a free lane; finding none, the read's row is written as
+    record() writes it (waiting for this backend's lane) before the person is returned."""
+    from caretrust.people.selectors import get_visible_person
+    from tests.factories import CaseFileFactory, PersonFactory
+
+    person = CaseFileFactory(agency=council, lead_worker=carol, person=PersonFactory()).person
+    with holding(_record) as busy:
+        reader = Holder(
+            lambda: get_visible_person(user=carol, agency=council, person_id=person.pk)
+        )
+        reader.start()
+        _wait_for_a_lock_waiter()
+        theirs = busy.release()
+        seen = reader.release()
+
+    assert seen.pk == person.pk
+    row = AuditEvent.objects.get(action=Action.PERSON_VIEWED, person_id=person.pk)
+    assert row.chain == theirs.chain == 0
+    assert row.prev_hash == theirs.hash
+    assert list(verify_chain()) == []
