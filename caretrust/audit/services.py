@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -18,14 +19,18 @@ from caretrust.audit.context import request_id
 from caretrust.audit.models import AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64
+# What a row's hash covers is this encoder's text of its fields (made once, not per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+_PLAIN = json.JSONEncoder(default=str)
 
 
 def _digest(prev_hash: str, fields: dict[str, Any]) -> str:
-    payload = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    payload = _CANONICAL.encode(fields)
     return hashlib.sha256((prev_hash + payload).encode()).hexdigest()
 
 
-def _chained_fields(event: AuditEvent) -> dict[str, Any]:
+def _chained_fields(event: Any) -> dict[str, Any]:
+    """What a row's hash covers: an AuditEvent's fields (or anything with them)."""
     return {
         "id": event.id,
         "occurred_at": event.occurred_at.isoformat(),
@@ -83,6 +88,12 @@ SELECT chain, hash FROM audit_auditchainhead WHERE chain = pg_backend_pid() %% %
 """
 
 
+# The id column's identity sequence, by the name PostgreSQL gives it (a test holds it to
+# pg_get_serial_sequence): as a regclass constant it is resolved once, when the statement is
+# prepared, where pg_get_serial_sequence() would search the catalogue on every row.
+_ID_SEQUENCE = "audit_auditevent_id_seq"
+
+
 def _chain_ctes(lane: str) -> str:
     """The CTEs that take a lane (``lane`` picks and locks its head row), draw the id once it
     holds it, store the row linked to the head's hash (``row``), and move the head on. The
@@ -90,8 +101,7 @@ def _chain_ctes(lane: str) -> str:
     the fields' JSON, whose only unknown, the id, is spliced in between the two halves prepared
     by prepare(). No row is written if ``lane`` finds none."""
     return f"""lane AS ({lane}),
-n AS (SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id')) AS id, chain, hash
-      FROM lane),
+n AS (SELECT nextval('{_ID_SEQUENCE}'::regclass) AS id, chain, hash FROM lane),
 row AS (
     INSERT INTO audit_auditevent (id, {", ".join(_COLUMNS)}, chain, prev_hash, hash)
     SELECT n.id, {", ".join(f"%s::{t}" for t in _COLUMNS.values())}, n.chain, n.hash,
@@ -100,8 +110,8 @@ row AS (
     RETURNING id, chain, prev_hash, hash
 ),
 head AS (
-    UPDATE audit_auditchainhead SET (last_id, hash) = (SELECT id, hash FROM row)
-    WHERE chain = (SELECT chain FROM row)
+    UPDATE audit_auditchainhead h SET last_id = row.id, hash = row.hash
+    FROM row WHERE h.chain = row.chain
 )"""  # noqa: S608 - built from the constants above; every value is a parameter
 
 
@@ -140,19 +150,12 @@ SELECT found.*, row.id, row.chain, row.prev_hash, row.hash FROM found LEFT JOIN 
 """  # noqa: S608 - ``select`` is the caller's fixed statement; every value is a parameter
 
 
-def _row_values(event: AuditEvent) -> list[Any]:
-    values = [getattr(event, column) for column in _COLUMNS]
-    values[-1] = json.dumps(event.detail)
-    return values
-
-
 def _split_at_id(fields: dict[str, Any]) -> tuple[str, str]:
     """The canonical JSON of ``fields`` (as _digest writes it) in two halves, before and after
     the value of "id": sorted keys put "id" after "detail" and before "object_id", and an
     integer id is written the same by json.dumps and by PostgreSQL's bigint::text."""
-    dump = functools.partial(json.dumps, sort_keys=True, separators=(",", ":"), default=str)
-    head = dump({k: v for k, v in fields.items() if k < "id"})
-    tail = dump({k: v for k, v in fields.items() if k > "id"})
+    head = _CANONICAL.encode({k: v for k, v in fields.items() if k < "id"})
+    tail = _CANONICAL.encode({k: v for k, v in fields.items() if k > "id"})
     return head[:-1] + ',"id":', "," + tail[1:]
 
 
@@ -180,8 +183,9 @@ class Pending:
     """An event prepared but not yet written: by record(), or by the caller's own statement
     through along_with(), which then hands its rows to written_by()."""
 
-    event: AuditEvent
-    values: list[Any]  # the row's columns, then the two halves of its hashed text
+    columns: dict[str, Any]  # _COLUMNS' values, as the model's fields take them
+    values: list[Any]  # the statement's parameters: the columns, then the hashed text's halves
+    row: tuple[Any, ...] | None = None  # once written: its id, chain, prev_hash and hash
 
     @property
     def params(self) -> list[Any]:
@@ -195,7 +199,7 @@ class Pending:
         if rows and rows[0][-4] is None:
             self.write()
         elif rows:
-            self._written(rows[0][-4:])
+            self.row = tuple(rows[0][-4:])
         return [row[:-4] for row in rows]
 
     def write(self) -> AuditEvent:
@@ -212,11 +216,17 @@ class Pending:
                 row = _append_row(cursor, _APPEND_ON_FREE_LANE, [chains] * 4 + values)
                 row = row or _append_row(cursor, _APPEND_ON_OWN_LANE, [chains, *values])
         assert row is not None
-        return self._written(row)
+        self.row = tuple(row)
+        return self.event
 
-    def _written(self, row: Sequence[Any]) -> AuditEvent:
-        event = self.event
-        event.id, event.chain, event.prev_hash, event.hash = row
+    @property
+    def event(self) -> AuditEvent:
+        """The row as written (built only when asked for: a read audited by its own statement
+        never needs it)."""
+        assert self.row is not None, "not written yet"
+        event = AuditEvent(
+            **self.columns, **dict(zip(("id", "chain", "prev_hash", "hash"), self.row, strict=True))
+        )
         event._state.adding, event._state.db = False, connection.alias
         return event
 
@@ -238,20 +248,23 @@ def prepare(
     # Everything that does not need the chain is prepared before taking a lane, which the
     # transaction then holds until it commits.
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
-    event = AuditEvent(
-        occurred_at=timezone.now(),
-        action=str(action),
-        actor_id=actor.pk if authenticated else None,
-        actor_username=actor.get_username() if authenticated else "",
-        agency_id=agency.pk if agency is not None else None,
-        object_type=obj._meta.label if obj is not None else object_type,
-        object_id=str(obj.pk) if obj is not None else object_id,
-        person_id=person_id,
-        request_id=request_id.get(),
-        detail=_storable(json.loads(json.dumps(detail or {}, default=str))),
-    )
-    before, after = _split_at_id(_chained_fields(event))
-    return Pending(event, [*_row_values(event), before, after])
+    stored = _storable(json.loads(_PLAIN.encode(detail or {})))
+    columns = {
+        "occurred_at": timezone.now(),
+        "action": str(action),
+        "actor_id": actor.pk if authenticated else None,
+        "actor_username": actor.get_username() if authenticated else "",
+        "agency_id": agency.pk if agency is not None else None,
+        "object_type": obj._meta.label if obj is not None else object_type,
+        "object_id": str(obj.pk) if obj is not None else object_id,
+        "person_id": person_id,
+        "request_id": request_id.get(),
+        "detail": stored,
+    }
+    before, after = _split_at_id(_chained_fields(SimpleNamespace(id=None, **columns)))
+    values = [columns[column] for column in _COLUMNS]
+    values[-1] = _PLAIN.encode(stored)  # jsonb: the statement casts the text
+    return Pending(columns, [*values, before, after])
 
 
 def record(

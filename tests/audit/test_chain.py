@@ -302,3 +302,12 @@ def test_rows_written_in_one_transaction_stay_on_one_chain(db):
 
     assert second.chain == first.chain
     assert second.prev_hash == first.hash
+
+
+def test_the_sequence_the_trail_draws_ids_from_is_the_id_columns(db):
+    """services._ID_SEQUENCE names the sequence as a constant: it must stay the identity
+    sequence of audit_auditevent.id, or rows would take ids out of step with it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence('audit_auditevent', 'id')")
+        (sequence,) = cursor.fetchone()
+    assert sequence.split(".")[-1] == audit._ID_SEQUENCE
