@@ -110,8 +110,8 @@ row AS (
     RETURNING id, chain, prev_hash, hash
 ),
 head AS (
-    UPDATE audit_auditchainhead h SET last_id = row.id, hash = row.hash
-    FROM row WHERE h.chain = row.chain
+    UPDATE audit_auditchainhead SET (last_id, hash) = (SELECT id, hash FROM row)
+    WHERE chain = (SELECT chain FROM row)
 )"""  # noqa: S608 - built from the constants above; every value is a parameter
 
 
