@@ -208,9 +208,7 @@ def test_a_read_that_finds_every_lane_busy_waits_and_still_writes_its_row(counci
 
     person = CaseFileFactory(agency=council, lead_worker=carol, person=PersonFactory()).person
     with holding(_record) as busy:
-        reader = Holder(
-            lambda: get_visible_person(user=carol, agency=council, person_id=person.pk)
-        )
+        reader = Holder(lambda: get_visible_person(user=carol, agency=council, person_id=person.pk))
         reader.start()
         _wait_for_a_lock_waiter()
         theirs = busy.release()
