@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -301,10 +302,23 @@ def verify_chain(
     each chain's genesis, and each chain must end where its head says (so rows removed from
     the end of a chain are found too). Given ``events`` (in id order), only they are checked,
     from ``heads``: the hash of each chain's last row before them (see ``chain_ends``)."""
-    whole = events is None
-    rows = AuditEvent.objects.order_by("id").iterator(2000) if events is None else events
-    expected = dict(heads or {})
-    last_id: dict[int, int] = {}
+    if events is not None:
+        yield from _follow(events, dict(heads or {}), {})
+        return
+    # The rows and the heads from one snapshot: read apart, a row committed between the two
+    # reads would move its head past the last row seen, and look like rows deleted.
+    with one_snapshot():
+        expected: dict[int, str] = {}
+        last_id: dict[int, int] = {}
+        yield from _follow(AuditEvent.objects.order_by("id").iterator(2000), expected, last_id)
+        yield from _check_ends(expected, last_id)
+
+
+def _follow(
+    rows: Iterable[AuditEvent], expected: dict[int, str], last_id: dict[int, int]
+) -> Iterator[ChainBreak]:
+    """Check each row against its own hash and its chain's previous one (``expected``: each
+    chain's last hash so far); leaves each chain's last hash and id in the two dicts."""
     for event in rows:
         if event.prev_hash != expected.get(event.chain, GENESIS):
             yield ChainBreak(
@@ -314,8 +328,19 @@ def verify_chain(
         if _digest(event.prev_hash, _chained_fields(event)) != event.hash:
             yield ChainBreak(event.id, "its contents do not match its hash: the row was altered")
         expected[event.chain], last_id[event.chain] = event.hash, event.id
-    if whole:
-        yield from _check_ends(expected, last_id)
+
+
+@contextmanager
+def one_snapshot() -> Iterator[None]:
+    """Every query inside sees the database as of the first: a read-only REPEATABLE READ
+    transaction. Inside a transaction already, that transaction's own (whose isolation can no
+    longer be set)."""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 def _check_ends(hashes: dict[int, str], last_id: dict[int, int]) -> Iterator[ChainBreak]:
