@@ -54,10 +54,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "oauth2_provider",
     "caretrust.audit",
+    "caretrust.events",
     "caretrust.directory",
     "caretrust.people",
     "caretrust.sharing",
     "caretrust.api",
+    "django_htmx",
+    # The three domain apps: they import caretrust.*, never each other's models.
+    "assessments",
+    "referrals",
+    "budgets",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "caretrust.directory.middleware.ActiveAgencyMiddleware",
     # Last, so a lockout answers before any view runs.
@@ -150,6 +157,8 @@ CELERY_TIMEZONE = "Europe/London"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
+    # Domain events that could not be queued at commit (Redis down) or wait to be retried.
+    "sweep-outbox": {"task": "caretrust.events.tasks.sweep_outbox", "schedule": 15.0},
     # Expiry is enforced in every visibility query; this only tidies statuses and rows.
     "expire-lapsed-sharing-bases": {
         "task": "caretrust.sharing.tasks.expire_lapsed_bases",
@@ -243,6 +252,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("nhsuk", BASE_DIR / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk"),
+    ("htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
 ]
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 WHITENOISE_AUTOREFRESH = DEBUG or TESTING

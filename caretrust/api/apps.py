@@ -7,3 +7,8 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         from caretrust.api import schema  # noqa: F401  (registers the OpenAPI auth schemes)
+
+    def seed_demo(self) -> dict[str, int]:
+        from caretrust.api.demo import seed_partner_clients
+
+        return seed_partner_clients()

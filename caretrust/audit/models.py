@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
+from caretrust.audit.actions import action_label
+
 
 class Action(models.TextChoices):
     LOGIN = "auth.login", "Signed in"
@@ -48,7 +50,8 @@ class Action(models.TextChoices):
 class AuditEvent(models.Model):
     id = models.BigAutoField(primary_key=True)
     occurred_at = models.DateTimeField()
-    action = models.CharField(max_length=40, choices=Action.choices)
+    # Plain text: each app registers its own actions' labels (caretrust.audit.actions).
+    action = models.CharField(max_length=60)
     actor_id = models.BigIntegerField(null=True)
     actor_username = models.CharField(max_length=150, blank=True)
     agency_id = models.BigIntegerField(null=True)
@@ -80,6 +83,10 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.action} by {self.actor_username or 'system'}"
+
+    @property
+    def action_label(self) -> str:
+        return action_label(self.action)
 
 
 class AuditChainHead(models.Model):

@@ -54,6 +54,8 @@ class Role(models.TextChoices):
     POOL_MANAGER = "pool_manager", "Pool manager"
     AGENCY_ADMINISTRATOR = "agency_administrator", "Agency administrator"
     CALDICOTT_GUARDIAN = "caldicott_guardian", "Caldicott guardian"
+    TEAM_MANAGER = "team_manager", "Team manager"
+    TRANSFER_HUB_COORDINATOR = "transfer_hub_coordinator", "Care transfer hub coordinator"
     PARTNER_SYSTEM = "partner_system", "Partner system (API client)"
 
 
@@ -72,6 +74,8 @@ ROLE_SECTORS: dict[str, frozenset[str]] = {
     Role.POOL_MANAGER: frozenset(),
     Role.AGENCY_ADMINISTRATOR: frozenset(),
     Role.CALDICOTT_GUARDIAN: frozenset(),
+    Role.TEAM_MANAGER: frozenset(),
+    Role.TRANSFER_HUB_COORDINATOR: frozenset(),
     Role.PARTNER_SYSTEM: frozenset(),
 }
 

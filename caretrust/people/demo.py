@@ -115,6 +115,18 @@ STAFF: list[tuple[str, str, str, list[tuple[str, str, str]]]] = [
         "Lindqvist",
         [("calder-valley-community", Role.PHYSIOTHERAPIST, "community-rehabilitation")],
     ),
+    (
+        "mo.manager",
+        "Maureen",
+        "Oldroyd",
+        [("calder-valley-community", Role.TEAM_MANAGER, "rapid-response")],
+    ),
+    (
+        "hana.hub",
+        "Hana",
+        "Sorensen",
+        [("calderbridge-hospitals", Role.TRANSFER_HUB_COORDINATOR, "discharge")],
+    ),
     ("ian.finance", "Ian", "Crowther", [("calder-valley-community", Role.FINANCE_OFFICER, "")]),
     (
         "wendy.ct",

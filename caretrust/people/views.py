@@ -45,6 +45,7 @@ def person_search(request: HttpRequest) -> HttpResponse:
 def person_detail(request: HttpRequest, person_id: str) -> HttpResponse:
     """The integrated view: every case file on the person the active agency may see, grouped
     by holding agency and data class, with the sharing panel for the active agency."""
+    from caretrust.people.panels import PANELS
     from caretrust.sharing.forms import NoteForm
     from caretrust.sharing.selectors import GOVERNANCE_ROLES, sharing_panel
     from caretrust.sharing.services import BREAK_GLASS_ROLES, RECORDING_ROLES
@@ -65,6 +66,7 @@ def person_detail(request: HttpRequest, person_id: str) -> HttpResponse:
             "can_report": own_file is not None and bool(roles & GOVERNANCE_ROLES),
             "can_break_glass": bool(roles & BREAK_GLASS_ROLES),
             "note_form": NoteForm(initial={"case_file": own_file.pk}) if own_file else None,
+            "panels": PANELS,
         },
     )
 

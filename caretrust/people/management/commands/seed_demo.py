@@ -1,23 +1,27 @@
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand
 
-from caretrust.api.demo import seed_partner_clients
-from caretrust.people.demo import DEMO_PASSWORD, STAFF, seed
-from caretrust.sharing.demo import seed_sharing
+from caretrust.people.demo import DEMO_PASSWORD, STAFF
 
 
 class Command(BaseCommand):
-    help = (
-        "Load the Calderbridge demo area (agencies, staff, people, carers, case files). Idempotent."
-    )
+    help = "Load the Calderbridge demo area (agencies, staff, people, case files, and every app's "
+    help += "own demo data). Idempotent."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = seed()
-        for kind, n in (seed_sharing() | seed_partner_clients()).items():
-            report.add(kind, n)
-        if report.created:
-            made = ", ".join(f"{n} {kind}" for kind, n in report.created.items())
+        # Each app that has demo data says so with a seed_demo() on its AppConfig, and they run
+        # in INSTALLED_APPS order (people first): no app imports another's demo module.
+        created: dict[str, int] = {}
+        for config in apps.get_app_configs():
+            seed = getattr(config, "seed_demo", None)
+            if seed is None:
+                continue
+            for kind, n in seed().items():
+                created[kind] = created.get(kind, 0) + n
+        if created:
+            made = ", ".join(f"{n} {kind}" for kind, n in created.items())
             self.stdout.write(self.style.SUCCESS(f"Demo data loaded: {made}."))
         else:
             self.stdout.write("Demo data already present; nothing to add.")

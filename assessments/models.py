@@ -1,0 +1,1 @@
+"""The Single Assessment Process: versioned assessment forms, jointly written assessments,"""

@@ -1,0 +1,1 @@
+"""Pooled budgets: section 75 funds on a double-entry ledger, commitments from care packages,"""

@@ -1,0 +1,26 @@
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from caretrust.events.services import dispatch_pending
+
+
+class Command(BaseCommand):
+    help = (
+        "Dispatch every pending domain event that is due (what Celery beat's sweep does). "
+        "With --loop, keep sweeping: for a machine without Redis."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--loop", action="store_true", help="Sweep until interrupted.")
+        parser.add_argument("--interval", type=float, default=5.0, help="Seconds between sweeps.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        while True:
+            done = dispatch_pending()
+            if done or options["verbosity"] >= 2:
+                self.stdout.write(f"Dispatched {done} event(s).")
+            if not options["loop"]:
+                return
+            time.sleep(options["interval"])
