@@ -143,13 +143,37 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, Celery -------------------------------------------------------------------------
 REDIS_URL = env.string("REDIS_URL")
+# Redis unavailable must cost a request milliseconds, not the client's 5 s default timeouts:
+# the rate limiter then counts per process (caretrust.api.conventions) and tries Redis again
+# every REDIS_RETRY_SECONDS; Celery publishing fails at once and the outbox keeps the event.
+REDIS_TIMEOUT_SECONDS = env.integer("REDIS_TIMEOUT_MS", 500, minimum=10) / 1000
+REDIS_RETRY_SECONDS: float = env.integer("REDIS_RETRY_SECONDS", 5, minimum=1)
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            },
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Publishing (after a commit, and beat's ticks) fails fast rather than retrying for seconds:
+# whatever could not be queued waits in the outbox for the sweep.
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT_SECONDS
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+    # Above kombu's 1 s BRPOP poll, so a worker's idle wait is never cut short.
+    "socket_timeout": max(REDIS_TIMEOUT_SECONDS, 2.0),
+    "retry_on_timeout": False,
+    # kombu otherwise retries the first connection of a publish for ever, 2 s apart.
+    "max_retries": 0,
+}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
