@@ -36,11 +36,18 @@ run: system-deps-run install
 test: system-deps-test install lint
 	$(PY) -m pytest
 
-lint: install
+lint: install check-deploy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DEBUG=true $(VENV)/bin/mypy
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run -v0
+
+# Django's deployment checklist with the production settings of .env.example (and a random
+# SECRET_KEY): any warning fails.
+check-deploy: install
+	set -a && . ./.env.example && set +a && \
+	SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	$(PY) manage.py check --deploy --fail-level WARNING
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -3,26 +3,19 @@ per-client rate limits, ETag/If-Match, and Idempotency-Key on POST."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import logging
 import re
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.core.cache.backends.base import BaseCache
-from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
 from django.http import Http404
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from rest_framework import exceptions, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import JSONRenderer
@@ -32,6 +25,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from caretrust.api.models import IdempotencyRecord
+from caretrust.ops.redis_health import fallback_cache, redis_client, redis_health
 
 PROBLEM_TYPE_BASE = "https://caretrust.example/problems/"
 
@@ -176,91 +170,6 @@ class Cursor(CursorPagination):
         return parameters
 
 
-# Redis may go away (a restart, a failover, a network fault): the rate limiter must then not
-# take the API down with it, nor make every request wait for a timeout. Short timeouts and no
-# retries on the client; after a failure Redis is left alone for REDIS_RETRY_SECONDS, and the
-# counters are kept per process meanwhile (each process admits at most the budget, so a
-# deployment of n processes admits at most n budgets a window until Redis returns).
-logger = logging.getLogger(__name__)
-_fallback_cache = LocMemCache("caretrust-throttle-fallback", {"OPTIONS": {"MAX_ENTRIES": 10_000}})
-
-
-@functools.cache
-def _redis(url: str) -> redis.Redis:
-    """One client (and connection pool) per process for the rate limiter's counters."""
-    timeout = settings.REDIS_TIMEOUT_SECONDS
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-    )
-
-
-class _RedisHealth:
-    """Whether the rate limiter counts in Redis or, since when, in this process. Says so in the
-    log when that changes, and at most once a minute while it lasts (never per request)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.down_since: float | None = None
-        self.retry_at = 0.0
-        self.logged_at: float | None = None
-        self.last_error = ""
-        self.counted_locally = 0
-
-    def usable(self) -> bool:
-        return self.down_since is None or time.monotonic() >= self.retry_at
-
-    def failed(self, exc: Exception) -> None:
-        now = time.monotonic()
-        with self.lock:
-            if self.down_since is None:
-                self.down_since = now
-            self.retry_at = now + settings.REDIS_RETRY_SECONDS
-            self.last_error = f"{exc.__class__.__name__}: {exc}"[:200]
-
-    def fell_back(self) -> None:
-        now = time.monotonic()
-        with self.lock:
-            self.counted_locally += 1
-            if self.logged_at is not None and now - self.logged_at < 60:
-                return
-            self.logged_at = now
-            counted, self.counted_locally = self.counted_locally, 0
-            error = self.last_error
-        logger.warning(
-            "Redis is unavailable (%s): rate limits are counted per process until it returns; "
-            "%d requests counted so since the last message",
-            error,
-            counted,
-        )
-
-    def worked(self) -> None:
-        if self.down_since is None:
-            return
-        with self.lock:
-            if self.down_since is None:
-                return
-            lasted = time.monotonic() - self.down_since
-            self.down_since = None
-            self.logged_at = None
-            self.counted_locally = 0
-        logger.warning(
-            "Redis is back: rate limits are counted in Redis again (after %.0f s)", lasted
-        )
-
-
-redis_health = _RedisHealth()
-
-
-def rate_limit_fallback_seconds() -> float | None:
-    """For the health check: how long rate limits have been counted per process because Redis
-    is unavailable, or None while they are counted in Redis (or Redis is not configured)."""
-    since = redis_health.down_since
-    return None if since is None else time.monotonic() - since
-
-
 class PerClientThrottle(SimpleRateThrottle):
     """Per partner client (or per signed-in user) and per kind of request; 429 carries
     Retry-After.
@@ -273,7 +182,7 @@ class PerClientThrottle(SimpleRateThrottle):
     windows. Each window has its own key, so a counter whose expiry were ever lost would still
     never count against a later window.
 
-    With Redis unavailable the counters are kept per process (see ``_RedisHealth``).
+    With Redis unavailable the counters are kept per process (``caretrust.ops.redis_health``).
     """
 
     scope = "client"
@@ -298,14 +207,14 @@ class PerClientThrottle(SimpleRateThrottle):
         if settings.REDIS_URL:
             if redis_health.usable():
                 try:
-                    count = self._count_in_redis(_redis(settings.REDIS_URL), key, ttl)
+                    count = self._count_in_redis(redis_client(settings.REDIS_URL), key, ttl)
                 except redis.RedisError as exc:
                     redis_health.failed(exc)
                 else:
                     redis_health.worked()
                     return count
             redis_health.fell_back()
-            return self._count_in(_fallback_cache, key, ttl)
+            return self._count_in(fallback_cache, key, ttl)
         return self._count_in(self.cache, key, ttl)
 
     @staticmethod

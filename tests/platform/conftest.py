@@ -25,11 +25,13 @@ def fresh_redis_health(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from rest_framework import views  # noqa: F401 - loads conventions through DRF's settings
 
     from caretrust.api import conventions
+    from caretrust.ops import redis_health
 
-    health = conventions._RedisHealth()
+    health = redis_health.RedisHealth()
     monkeypatch.setattr(conventions, "redis_health", health)
-    conventions._redis.cache_clear()
-    conventions._fallback_cache.clear()
+    monkeypatch.setattr(redis_health, "redis_health", health)
+    redis_health.redis_client.cache_clear()
+    redis_health.fallback_cache.clear()
     yield health
-    conventions._redis.cache_clear()
-    conventions._fallback_cache.clear()
+    redis_health.redis_client.cache_clear()
+    redis_health.fallback_cache.clear()

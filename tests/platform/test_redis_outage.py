@@ -54,7 +54,7 @@ def test_the_api_keeps_answering_while_redis_is_down_and_counts_in_redis_again_a
 ):
     settings.REDIS_URL = redis_server.url
     settings.REDIS_RETRY_SECONDS = 0.2
-    caplog.set_level(logging.WARNING, logger="caretrust.api.conventions")
+    caplog.set_level(logging.WARNING, logger="caretrust.ops.redis_health")
 
     statuses, _ = burst(partner_api, 20)
     assert statuses == [200] * 20
@@ -81,9 +81,9 @@ def test_the_outage_message_repeats_once_a_minute_while_it_lasts(
     partner_api, fresh_redis_health, settings, caplog, monkeypatch
 ):
     settings.REDIS_URL = f"redis://127.0.0.1:{spare_port()}/0"  # nobody listens
-    caplog.set_level(logging.WARNING, logger="caretrust.api.conventions")
+    caplog.set_level(logging.WARNING, logger="caretrust.ops.redis_health")
     now = [1000.0]
-    monkeypatch.setattr("caretrust.api.conventions.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("caretrust.ops.redis_health.time.monotonic", lambda: now[0])
     burst(partner_api, 5)
     now[0] += 59
     burst(partner_api, 5)
