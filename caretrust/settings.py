@@ -122,6 +122,11 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+# A database that does not answer fails the request within this many seconds (503, see
+# caretrust.ops.outage) rather than holding a worker.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.integer(
+    "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+)
 # Server-side prepared statements: a statement run more than DATABASE_PREPARE_THRESHOLD times
 # on a connection is planned once and then executed from its plan. Planning was 60 % of
 # PostgreSQL's work for a partner API read (bench/api_instructions.py). Prepared statements

@@ -25,6 +25,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from caretrust.api.models import IdempotencyRecord
+from caretrust.ops.outage import is_database_unavailable, unavailable
 from caretrust.ops.redis_health import fallback_cache, redis_client, redis_health
 
 PROBLEM_TYPE_BASE = "https://caretrust.example/problems/"
@@ -82,7 +83,11 @@ def _field_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every error as application/problem+json (RFC 9457): type, title, status, detail, and
     for validation the field-level errors. 404 says nothing about why (hidden and missing
-    look the same)."""
+    look the same); the database unavailable is 503 with Retry-After."""
+    if is_database_unavailable(exc):
+        if connection.in_atomic_block:
+            transaction.set_rollback(True)  # nothing of the request commits
+        return unavailable(context["request"]._request)  # type: ignore[return-value]
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
