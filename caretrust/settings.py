@@ -22,6 +22,9 @@ from caretrust import env
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env.boolean("DEBUG", default=False)
+# Django's debug pages for errors (every URL and setting on a 404): only when asked for, never
+# because DEBUG is on for `make run` (caretrust/errors.py).
+DEBUG_ERROR_PAGES = DEBUG and env.boolean("DEBUG_ERROR_PAGES", default=False)
 TESTING = "pytest" in sys.modules or (len(sys.argv) > 1 and sys.argv[1] == "test")
 
 _secret = env.string("SECRET_KEY")
@@ -38,6 +41,7 @@ ALLOWED_HOSTS = env.string_list(
     "ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if (DEBUG or TESTING) else []
 )
 CSRF_TRUSTED_ORIGINS = env.string_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "caretrust.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -83,6 +87,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "caretrust.directory.middleware.ActiveAgencyMiddleware",
+    "caretrust.errors.ErrorPagesMiddleware",
     # Last, so a lockout answers before any view runs.
     "axes.middleware.AxesMiddleware",
 ]
