@@ -9,12 +9,15 @@ with ``DEBUG_ERROR_PAGES=true``; ``make run``'s DEBUG alone does not show them.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+
+from caretrust.ops.outage import is_database_unavailable, unavailable
 
 logger = logging.getLogger("django.request")
 
@@ -88,6 +91,10 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside the except of the failed request: a database that went away
+    # (in a middleware's query, or at COMMIT) is 503 with Retry-After, not a 500.
+    if is_database_unavailable(sys.exc_info()[1]):
+        return unavailable(request)
     return error_response(request, 500)
 
 
@@ -114,6 +121,8 @@ class ErrorPagesMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if is_database_unavailable(exception):
+            return unavailable(request)
         status = status_for(exception)
         debug_pages = settings.DEBUG and settings.DEBUG_ERROR_PAGES
         if status is None:

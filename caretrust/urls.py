@@ -7,9 +7,6 @@ from caretrust import errors
 from caretrust.directory import views as directory_views
 from caretrust.people import views as people_views
 
-# 503 with Retry-After while the database is unavailable; API errors as problem documents.
-handler500 = "caretrust.ops.outage.server_error"
-
 admin.site.site_header = "caretrust administration"
 admin.site.site_title = "caretrust admin"
 

@@ -8,24 +8,20 @@ PostgreSQL rolls back when the connection is cut. Django closes a connection tha
 reusing it (``conn_health_checks``), so once the database is back the next request gets a
 fresh connection: the app recovers without being restarted.
 
-Two entry points, because a database error can surface in either place: DRF's exception
-handler (a view's query) calls ``unavailable_problem``; Django's ``handler500`` (a
-middleware's query, such as the session or the active agency, or a failed COMMIT) calls
-``server_error``.
+Called from each place a database error can surface: DRF's exception handler (an API view's
+query), ``caretrust.errors``' middleware (a page view's query) and its ``handler500`` (a
+middleware's query, such as the session or the active agency, or a failed COMMIT).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
-from typing import Any
 
 import psycopg
 from django import db
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
-from django.views import defaults
 
 logger = logging.getLogger(__name__)
 
@@ -82,23 +78,3 @@ def unavailable_page(request: HttpRequest) -> HttpResponse:
 def unavailable(request: HttpRequest) -> HttpResponse:
     logger.warning("database unavailable: answered %s %s with 503", request.method, request.path)
     return unavailable_problem(request) if _is_api(request) else unavailable_page(request)
-
-
-def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    """``handler500``: called by Django inside the ``except`` of the failed request."""
-    exc = sys.exc_info()[1]
-    if is_database_unavailable(exc):
-        return unavailable(request)
-    if _is_api(request):
-        body = {
-            "type": PROBLEM_TYPE + "error",
-            "title": "Internal server error",
-            "status": 500,
-            "detail": "Something went wrong on our side; it has been logged. Quote the "
-            "request_id if you report it.",
-        }
-        rid = getattr(request, "request_id", "")
-        if rid:
-            body["request_id"] = rid
-        return HttpResponse(json.dumps(body), status=500, content_type="application/problem+json")
-    return defaults.server_error(request)
