@@ -137,7 +137,7 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.integer(
 )
 # Server-side prepared statements: a statement run more than DATABASE_PREPARE_THRESHOLD times
 # on a connection is planned once and then executed from its plan. Planning was 60 % of
-# PostgreSQL's work for a partner API read (bench/api_instructions.py). Prepared statements
+# PostgreSQL's work for a partner API read (callgrind, 2026-12-01). Prepared statements
 # need parameters bound by the server rather than interpolated by psycopg. Set
 # DATABASE_PREPARED_STATEMENTS=false behind a transaction-mode connection pooler (PgBouncer
 # without max_prepared_statements), which cannot keep a session's statements.
