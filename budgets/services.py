@@ -1094,3 +1094,114 @@ def chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+# --- care package events posted by hand (where the assessments app is absent) -----------------
+
+CARE_EVENT_TYPES = {
+    "authorised": "care_package.authorised",
+    "changed": "care_package.changed",
+    "ended": "care_package.ended",
+}
+
+
+def _check_date(
+    errors: dict[str, list[str]], field: str, value: Any, *, optional: bool = False
+) -> None:
+    if value is None and optional:
+        return
+    try:
+        date.fromisoformat(str(value))
+    except ValueError:
+        errors.setdefault(field, []).append("Give a date as YYYY-MM-DD.")
+
+
+def validate_care_package_payload(
+    event_type: str, payload: Mapping[str, Any]
+) -> dict[str, list[str]]:
+    """What is wrong with a care package event's payload, against the contract in
+    ``caretrust.events.contracts`` (empty: nothing)."""
+    errors: dict[str, list[str]] = {}
+
+    def need(field: str, kind: type) -> None:
+        value = payload.get(field)
+        if value is None or not isinstance(value, kind) or isinstance(value, bool):
+            errors.setdefault(field, []).append(f"Required, a {kind.__name__}.")
+
+    need("care_plan_id", str)
+    need("version", int)
+    for key in ("care_plan_id", "case_file_id"):
+        if isinstance(payload.get(key), str):
+            try:
+                uuid.UUID(payload[key])
+            except ValueError:
+                errors.setdefault(key, []).append("Give a UUID.")
+    if event_type == "care_package.ended":
+        _check_date(errors, "ended_on", payload.get("ended_on"))
+        return errors
+    need("case_file_id", str)
+    need("agency_id", int)
+    need("weekly_cost_pence", int)
+    _check_date(errors, "authorised_on", payload.get("authorised_on"))
+    services = payload.get("services")
+    if not isinstance(services, list) or not services:
+        errors.setdefault("services", []).append("Give at least one service.")
+        return errors
+    for n, svc in enumerate(services):
+        where = f"services[{n}]"
+        if not isinstance(svc, dict):
+            errors.setdefault(where, []).append("Each service is an object.")
+            continue
+        if not isinstance(svc.get("service_id"), str) or not svc.get("service_id"):
+            errors.setdefault(f"{where}.service_id", []).append("Required, a string.")
+        if not isinstance(svc.get("kind"), str):
+            errors.setdefault(f"{where}.kind", []).append("Required, e.g. home_care.")
+        if svc.get("funding") not in ("nhs", "social_care"):
+            errors.setdefault(f"{where}.funding", []).append("Either nhs or social_care.")
+        cost = svc.get("weekly_cost_pence")
+        if not isinstance(cost, int) or isinstance(cost, bool) or cost < 0:
+            errors.setdefault(f"{where}.weekly_cost_pence", []).append(
+                "A whole number of pence, not negative."
+            )
+        _check_date(errors, f"{where}.start_date", svc.get("start_date"))
+        _check_date(errors, f"{where}.end_date", svc.get("end_date"), optional=True)
+    return errors
+
+
+@transaction.atomic
+def post_care_package_event(
+    *, event_type: str, payload: Mapping[str, Any], by: Any, agency: Agency | None = None
+) -> Any:
+    """Announce a care package event by hand, where the assessments app does not (yet) emit it:
+    the same event through the same outbox (``caretrust.events.services.emit``), so budgets
+    handles it exactly as it would the real one. The case file must be the agency's own."""
+    from caretrust.events.services import emit
+
+    if event_type not in CARE_EVENT_TYPES.values():
+        raise BudgetError({"type": [f"One of {', '.join(CARE_EVENT_TYPES)}."]})
+    errors = validate_care_package_payload(event_type, payload)
+    if errors:
+        raise BudgetError(errors)
+    if (
+        agency is not None
+        and event_type != "care_package.ended"
+        and (
+            int(payload["agency_id"]) != agency.pk
+            or not CaseFile.objects.filter(pk=payload["case_file_id"], agency=agency).exists()
+        )
+    ):
+        raise BudgetError({"case_file_id": ["Name a case file of your own agency."]})
+    event = emit(
+        event_type,
+        aggregate_type="care_plan",
+        aggregate_id=payload["care_plan_id"],
+        payload=dict(payload),
+    )
+    audit.record(
+        "budgets.event_posted",
+        actor=by,
+        agency=agency,
+        obj=event,
+        detail={"type": event_type, "care_plan_id": payload["care_plan_id"]},
+    )
+    return event
