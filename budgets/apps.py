@@ -15,3 +15,6 @@ class BudgetsConfig(AppConfig):
         from caretrust.audit.actions import register_actions
 
         register_actions(BudgetAction)
+        from caretrust.people.panels import register_person_panel
+
+        register_person_panel(title="Charges for care", url_name="budgets_person_charges")

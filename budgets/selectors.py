@@ -145,6 +145,8 @@ class ContributionRow:
     due_pence: int
     invoiced_pence: int
     received_pence: int
+    contribution_account_id: int = 0
+    receivable_account_id: int = 0
 
     @property
     def outstanding_pence(self) -> int:
@@ -207,6 +209,8 @@ def contributions(
                 due.get(partner.pk, 0),
                 invoiced,
                 received,
+                contrib,
+                rec,
             )
         )
     return rows
