@@ -352,6 +352,7 @@ def delegate_section(
     """The lead assigns a section to a named professional, who may work for another agency:
     only if that agency may see the holding agency's file for assessments now (the one
     visibility rule; nothing else opens it to them)."""
+    _holding_lead(section.assessment, by, agency, "delegate a section")  # before any state
     with transaction.atomic():
         # The assessment's lock before the section's, in the order every save takes them.
         if _lock_assessment_shared(section.assessment_id) == AssessmentStatus.SIGNED_OFF:
@@ -489,7 +490,7 @@ def save_section(
                 author=by,
                 based_on_version=based_on_version,
                 current_version=current,
-                answers=dict(answers),
+                answers=clean,
                 narrative=narrative,
             )
             audit.record(

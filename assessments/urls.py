@@ -4,10 +4,11 @@ permission matrix in tests/ reads)."""
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from assessments import views
+from assessments import api, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+api.register(router)
 
 urlpatterns = [
     path("api/v1/", include(router.urls)),
