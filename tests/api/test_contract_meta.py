@@ -47,6 +47,25 @@ def test_get_schema_serves_the_openapi_document(client, db):
         "/api/v1/sharing-bases/",
         "/api/v1/sharing-bases/{id}/",
         "/api/v1/sharing-bases/{id}/withdraw/",
+        # assessments/api.py
+        "/api/v1/assessments/",
+        "/api/v1/assessments/{id}/",
+        "/api/v1/assessments/{id}/sign-off/",
+        "/api/v1/assessments/{id}/adopt/",
+        "/api/v1/sections/",
+        "/api/v1/sections/{id}/",
+        "/api/v1/sections/{id}/sign/",
+        "/api/v1/sections/{id}/delegate/",
+        "/api/v1/scales/",
+        "/api/v1/scales/{id}/",
+        "/api/v1/meetings/",
+        "/api/v1/meetings/{id}/",
+        "/api/v1/care-plans/",
+        "/api/v1/care-plans/{id}/",
+        "/api/v1/care-plans/{id}/authorise/",
+        "/api/v1/care-plans/{id}/end/",
+        "/api/v1/addenda/",
+        "/api/v1/addenda/{id}/",
     }
 
 
