@@ -47,6 +47,13 @@ def test_get_schema_serves_the_openapi_document(client, db):
         "/api/v1/sharing-bases/",
         "/api/v1/sharing-bases/{id}/",
         "/api/v1/sharing-bases/{id}/withdraw/",
+        "/api/v1/webhook-subscriptions/",
+        "/api/v1/webhook-subscriptions/{id}/",
+        "/api/v1/webhook-subscriptions/{id}/rotate-secret/",
+        "/api/v1/webhook-deliveries/",
+        "/api/v1/webhook-deliveries/{id}/",
+        "/api/v1/webhook-deliveries/{id}/attempts/",
+        "/api/v1/webhook-deliveries/{id}/resend/",
     }
 
 

@@ -169,3 +169,10 @@ def make_due() -> None:
     WebhookDelivery.objects.filter(status="pending").update(
         next_attempt_at=timezone.now() - timezone.timedelta(seconds=1)
     )
+
+
+@pytest.fixture(autouse=True)
+def _cheap_client_secrets(settings: Any) -> None:
+    """Partner clients' secrets with a fast hasher (Argon2 is slow on purpose), as in
+    tests/api/conftest.py."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
