@@ -200,6 +200,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     # Domain events that could not be queued at commit (Redis down) or wait to be retried.
     "sweep-outbox": {"task": "caretrust.events.tasks.sweep_outbox", "schedule": 15.0},
+    # Partner webhook deliveries that are due: retries, and any queued while Redis was down.
+    "deliver-webhooks": {"task": "caretrust.events.tasks.deliver_webhooks", "schedule": 15.0},
     # Expiry is enforced in every visibility query; this only tidies statuses and rows.
     "expire-lapsed-sharing-bases": {
         "task": "caretrust.sharing.tasks.expire_lapsed_bases",
