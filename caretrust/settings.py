@@ -137,7 +137,7 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.integer(
 )
 # Server-side prepared statements: a statement run more than DATABASE_PREPARE_THRESHOLD times
 # on a connection is planned once and then executed from its plan. Planning was 60 % of
-# PostgreSQL's work for a partner API read (bench/api_instructions.py). Prepared statements
+# PostgreSQL's work for a partner API read (callgrind, 2026-12-01). Prepared statements
 # need parameters bound by the server rather than interpolated by psycopg. Set
 # DATABASE_PREPARED_STATEMENTS=false behind a transaction-mode connection pooler (PgBouncer
 # without max_prepared_statements), which cannot keep a session's statements.
@@ -200,6 +200,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     # Domain events that could not be queued at commit (Redis down) or wait to be retried.
     "sweep-outbox": {"task": "caretrust.events.tasks.sweep_outbox", "schedule": 15.0},
+    # Partner webhook deliveries that are due: retries, and any queued while Redis was down.
+    "deliver-webhooks": {"task": "caretrust.events.tasks.deliver_webhooks", "schedule": 15.0},
     # Expiry is enforced in every visibility query; this only tidies statuses and rows.
     "expire-lapsed-sharing-bases": {
         "task": "caretrust.sharing.tasks.expire_lapsed_bases",

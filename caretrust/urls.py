@@ -26,6 +26,7 @@ urlpatterns = [
     path("people/<str:person_id>/", people_views.person_detail, name="person_detail"),
     path("", include("caretrust.sharing.urls")),
     path("", include("caretrust.api.urls")),
+    path("", include("caretrust.events.urls")),
     path("", include("assessments.urls")),
     path("", include("referrals.urls")),
     path("", include("budgets.urls")),
