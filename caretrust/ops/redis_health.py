@@ -72,7 +72,7 @@ class RedisHealth:
             error = self.last_error
         logger.warning(
             "Redis is unavailable (%s): rate limits are counted per process until it returns; "
-            "%d requests counted so since the last message",
+            "%d requests counted per process since the last message",
             error,
             counted,
         )

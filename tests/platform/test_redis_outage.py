@@ -92,7 +92,7 @@ def test_the_outage_message_repeats_once_a_minute_while_it_lasts(
     burst(partner_api, 5)
     assert messages(caplog, UNAVAILABLE) == 2
     second = [r.getMessage() for r in caplog.records if UNAVAILABLE in r.getMessage()][1]
-    assert "10 requests counted so since the last message" in second
+    assert "10 requests counted per process since the last message" in second
 
 
 @override_settings(API_RATE_LIMIT="5/hour")
