@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "caretrust.audit.context.RequestIdMiddleware",
+    # Outside the request's transaction: writes its denials once that has ended.
+    "caretrust.audit.context.DenialMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -8,9 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.core.handlers.exception import response_for_exception
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
@@ -28,12 +26,8 @@ def agency_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
                 query = urlencode({"next": request.get_full_path()})
                 return redirect(f"{reverse('choose_agency')}?{query}")
             return render(request, "directory/no_agency.html", status=403)
-        try:
-            return view(request, *args, **kwargs)
-        except (Http404, PermissionDenied) as exc:
-            # Answer here, inside the request's transaction (ATOMIC_REQUESTS): an exception
-            # escaping the view would roll back the denial just written to the audit trail.
-            # The response is the one Django gives for any other 404 or 403.
-            return response_for_exception(request, exc)
+        # A refusal (Http404, PermissionDenied) escapes, so ATOMIC_REQUESTS rolls back what
+        # the view wrote; its denial is written after that (audit.context.DenialMiddleware).
+        return view(request, *args, **kwargs)
 
     return wrapper
