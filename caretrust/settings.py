@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "assessments",
     "referrals",
     "budgets",
+    # manage.py seed_demo, which runs every app's own seed_demo() above in this order.
+    "caretrust.demo",
 ]
 
 MIDDLEWARE = [

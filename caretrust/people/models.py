@@ -77,6 +77,21 @@ class PersonQuerySet(models.QuerySet["Person"]):
         return visibility.persons(self, agency, user, listing=listing)  # type: ignore[return-value]
 
 
+# What a person's record holds, as registered and as shown: the registration form, the API's
+# serializer and the services all use this one list.
+PERSON_FIELDS = (
+    "nhs_number",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "address_line_1",
+    "address_line_2",
+    "town",
+    "postcode",
+    "gp_practice",
+)
+
+
 class Person(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     nhs_number = models.CharField(

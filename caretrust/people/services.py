@@ -12,22 +12,10 @@ from django.utils import timezone
 from caretrust.audit import services as audit
 from caretrust.audit.models import Action
 from caretrust.directory.models import Agency, Membership, Team
-from caretrust.people.models import CarerLink, CaseFile, CaseNote, Person
+from caretrust.people.models import PERSON_FIELDS, CarerLink, CaseFile, CaseNote, Person
 from caretrust.people.selectors import registered_person_visible_to
 from caretrust.people.validators import today_in_london
 from caretrust.sharing.visibility import visible_or_404
-
-PERSON_FIELDS = (
-    "nhs_number",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "address_line_1",
-    "address_line_2",
-    "town",
-    "postcode",
-    "gp_practice",
-)
 
 
 class DuplicateNhsNumber(ValidationError):

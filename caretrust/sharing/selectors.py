@@ -53,6 +53,24 @@ def require_own_file(*, user: Any, agency: Agency, person: Person, purpose: str)
         raise PermissionDenied(f"{agency} holds no case file on this person to share.")
 
 
+def require_holder(*, user: Any, agency: Agency, basis: SharingBasis) -> None:
+    """PermissionDenied (audited) unless the agency holds the file ``basis`` shares: a basis
+    the agency may read as its recipient is not one it may change."""
+    if basis.holding_agency_id != agency.pk:
+        audit.record_denial(
+            actor=user,
+            agency=agency,
+            what="sharing_basis",
+            object_id=basis.pk,
+            obj=basis,
+            person_id=basis.person_id,
+            reason="not_the_holder",
+        )
+        raise PermissionDenied(
+            "Only the agency that holds the case file can change how it is shared."
+        )
+
+
 def person_for_break_glass(*, nhs_number: str) -> Person | None:
     """The person with this NHS number, whoever may see them: break-glass exists to open a
     record not yet visible. Only the break-glass service is given it, never the caller's

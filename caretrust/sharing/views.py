@@ -90,6 +90,7 @@ def _basis_for(request: HttpRequest, basis_id: str) -> SharingBasis:
 @agency_required
 def withdraw(request: HttpRequest, basis_id: str) -> HttpResponse:
     basis = _basis_for(request, basis_id)
+    selectors.require_holder(user=request.user, agency=request.agency, basis=basis)  # type: ignore[attr-defined]
     form = forms.WithdrawForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
