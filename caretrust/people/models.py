@@ -1,4 +1,10 @@
-"""People, the carers who look after them, and each agency's case file on a person."""
+"""People, the carers who look after them, and each agency's case file on a person.
+
+Who may see a case file is decided in one place, ``caretrust.sharing.visibility``, which
+depends on these models. The ``visible_to`` methods here (and ``case_file_visibility``) stay
+the names everyone calls; they import the rule's module when called, so neither module imports
+the other at import time.
+"""
 
 from __future__ import annotations
 

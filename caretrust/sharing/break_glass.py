@@ -22,7 +22,7 @@ from caretrust.sharing.models import (
     Status,
 )
 from caretrust.sharing.projection import apply_projection
-from caretrust.sharing.recording import _history, _require_role
+from caretrust.sharing.recording import record_status_change, require_role
 from caretrust.sharing.tasks import alert_caldicott_guardians
 
 # Who may break the glass: those giving care, never finance or administration.
@@ -58,7 +58,7 @@ def break_glass(
                 "the Caldicott guardian."
             }
         )
-    _require_role(user, acting_agency, BREAK_GLASS_ROLES, "use emergency (break-glass) access")
+    require_role(user, acting_agency, BREAK_GLASS_ROLES, "use emergency (break-glass) access")
     now = timezone.now()
     created: list[SharingBasis] = []
     with transaction.atomic():
@@ -81,7 +81,7 @@ def break_glass(
             )
             basis.full_clean(exclude=["recorded_by"])
             basis.save(force_insert=True)
-            _history(basis, "", Status.ACTIVE, user, "break-glass")
+            record_status_change(basis, "", Status.ACTIVE, user, "break-glass")
             BreakGlassReview.objects.create(basis=basis, guardian_agency=holder)
             audit.record(
                 Action.BREAK_GLASS_STARTED,
@@ -107,7 +107,7 @@ def review_break_glass(
     *, review: BreakGlassReview, outcome: str, notes: str, by: Any
 ) -> BreakGlassReview:
     """The holding agency's Caldicott guardian records whether the access was appropriate."""
-    _require_role(by, review.guardian_agency, {Role.CALDICOTT_GUARDIAN}, "review emergency access")
+    require_role(by, review.guardian_agency, {Role.CALDICOTT_GUARDIAN}, "review emergency access")
     if outcome not in ReviewOutcome.values:
         raise ValidationError({"outcome": "Choose whether the access was appropriate."})
     if outcome == ReviewOutcome.INAPPROPRIATE and not notes.strip():

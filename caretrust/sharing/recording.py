@@ -42,7 +42,7 @@ RECORDING_ROLES = frozenset(
 # --- Recording and withdrawing bases -------------------------------------------------------
 
 
-def _require_role(user: Any, agency: Agency, roles: Iterable[str], action: str) -> None:
+def require_role(user: Any, agency: Agency, roles: Iterable[str], action: str) -> None:
     if not roles_at(user, agency) & set(roles):
         raise PermissionDenied(f"Your role at {agency} does not allow you to {action}.")
 
@@ -60,7 +60,7 @@ def _clean_classes(data_classes: Iterable[str]) -> list[str]:
     return chosen
 
 
-def _history(basis: SharingBasis, old: str, new: str, by: Any, reason: str) -> None:
+def record_status_change(basis: SharingBasis, old: str, new: str, by: Any, reason: str) -> None:
     StatusChange.objects.create(
         basis=basis,
         from_status=old,
@@ -78,7 +78,7 @@ def _record(
         raise PermissionDenied(
             "Only the agency that holds a case file can record how it is shared."
         )
-    _require_role(by, acting_agency, RECORDING_ROLES, "record how a file is shared")
+    require_role(by, acting_agency, RECORDING_ROLES, "record how a file is shared")
     if basis.recipient_agency_id == basis.holding_agency_id:
         raise ValidationError({"recipient_agency": "Choose another agency to share with."})
     if not CaseFile.objects.filter(person=basis.person, agency=acting_agency).exists():
@@ -86,7 +86,7 @@ def _record(
     basis.full_clean(exclude=["recorded_by"], validate_constraints=True)
     with transaction.atomic():
         basis.save(force_insert=True)
-        _history(basis, "", basis.status, by, reason or "recorded")
+        record_status_change(basis, "", basis.status, by, reason or "recorded")
         audit.record(
             Action.BASIS_RECORDED,
             actor=by,
@@ -229,7 +229,7 @@ def change_status(
             raise PermissionDenied(
                 "Only the agency that holds the case file can change how it is shared."
             )
-        _require_role(by, acting_agency, RECORDING_ROLES, "change how a file is shared")
+        require_role(by, acting_agency, RECORDING_ROLES, "change how a file is shared")
         if not reason.strip():
             raise ValidationError({"reason": "Say why the basis is being withdrawn."})
     with transaction.atomic():
@@ -240,7 +240,7 @@ def change_status(
         locked.status = to_status
         locked.version += 1
         locked.save(update_fields=["status", "version"])
-        _history(locked, old, to_status, by, reason)
+        record_status_change(locked, old, to_status, by, reason)
         audit.record(
             Action.BASIS_STATUS_CHANGED,
             actor=by,
