@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "assessments",
     "referrals",
     "budgets",
+    # manage.py seed_demo, which runs every app's own seed_demo() above in this order.
+    "caretrust.demo",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +79,8 @@ MIDDLEWARE = [
     "caretrust.ops.request_log.RequestLogMiddleware",
     # /health/live and /health/ready, before host validation and the HTTPS redirect.
     "caretrust.ops.health.HealthCheckMiddleware",
+    # Outside the request's transaction: writes its denials once that has ended.
+    "caretrust.audit.context.DenialMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

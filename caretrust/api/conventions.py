@@ -101,11 +101,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         return None
     request = context.get("request")
     code = response.status_code
-    if code in (403, 404):
-        # DRF marks the request's transaction for rollback; a denial must keep its audit row.
-        # Safe because every service checks access before it writes anything (as the
-        # browser's agency_required does for pages).
-        transaction.set_rollback(False)
+    # DRF has marked the request's transaction for rollback, as for any error: a refusal's
+    # denial is written after it by audit.context.DenialMiddleware.
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + getattr(exc, "kind", _kind(exc, code)),
         "title": getattr(exc, "title", _title(code)),

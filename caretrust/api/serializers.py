@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from caretrust.directory.models import Agency, AgencyKind
-from caretrust.people.models import CaseFile, DataClass, Person
+from caretrust.people.models import PERSON_FIELDS, CaseFile, DataClass, Person
 from caretrust.people.validators import (
     normalise_nhs_number,
     normalise_postcode,
@@ -91,21 +91,7 @@ class PersonSerializer(FieldsOnceMixin, StrictSerializerMixin, serializers.Model
 
     class Meta:
         model = Person
-        fields = [
-            "id",
-            "nhs_number",
-            "given_name",
-            "family_name",
-            "date_of_birth",
-            "address_line_1",
-            "address_line_2",
-            "town",
-            "postcode",
-            "gp_practice",
-            "version",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *PERSON_FIELDS, "version", "created_at", "updated_at"]
         read_only_fields = ["id", "version", "created_at", "updated_at"]
         extra_kwargs: ClassVar[dict[str, Any]] = {"nhs_number": {"validators": []}}
 

@@ -1,14 +1,15 @@
-"""REST endpoints under /api/v1/. Thin: every read goes through a selector that starts from the
-visibility rule, every write through a service; both are audited."""
+"""REST endpoints under /api/v1/. Thin: every read of people's data is a selector's (the same
+ones the browser's views call), which starts from the visibility rule and writes the read's
+audit row; every write is a service's. No viewset builds a queryset of people's data or
+writes to the audit trail itself: a list hands its selector its filters and cursor page."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import django_filters
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.http import Http404
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -36,11 +37,9 @@ from caretrust.api.conventions import (
     required_version,
     stale,
 )
-from caretrust.audit import services as audit
-from caretrust.audit.models import Action
 from caretrust.people import selectors as people_selectors
 from caretrust.people import services as people_services
-from caretrust.people.models import CaseFile, Person, mark_visible_classes
+from caretrust.people.models import CaseFile, Person
 from caretrust.people.validators import normalise_nhs_number
 from caretrust.sharing import selectors as sharing_selectors
 from caretrust.sharing import services as sharing_services
@@ -113,6 +112,12 @@ class AgencyScopedViewSet(viewsets.GenericViewSet):
     def agency(self) -> Any:
         return self.request.agency  # type: ignore[attr-defined]
 
+    def _page(self, queryset: QuerySet[Any]) -> list[Any]:
+        """A list endpoint's part in its selector's read: its filters, then the cursor page."""
+        page = self.paginate_queryset(self.filter_queryset(queryset))
+        assert page is not None
+        return page
+
 
 NON_EMPTY_STRING = {"type": "string", "minLength": 1}
 
@@ -181,39 +186,16 @@ class PersonViewSet(AgencyScopedViewSet):
     scope_group = "persons"
     queryset = Person.objects.none()
 
-    def get_queryset(self) -> QuerySet[Person]:
-        return (
-            Person.objects.visible_to(self.agency, self.request.user)
-            .select_related("gp_practice")  # serialized as its slug: one query, not one a row
-            .order_by("-created_at", "id")
-        )
-
     def get_object(self) -> Person:
         return people_selectors.get_visible_person(
             user=self.request.user, agency=self.agency, person_id=self.kwargs["pk"], purpose="api"
         )
 
-    # Lists build their response first and write their audit row last: the row's audit lane
-    # is held from its INSERT until the request's transaction commits, and while every lane is
-    # held, the next audited request waits. A person's detail is the exception: its point
-    # check writes the row in the same statement, which saves a round trip per request and
-    # holds the lane only while the one person is serialised.
-
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        assert page is not None
-        response = self.get_paginated_response(self.get_serializer(page, many=True).data)
-        audit.record(
-            Action.PERSON_SEARCHED,
-            actor=request.user,
-            agency=self.agency,
-            detail={
-                "query": {k: v[:100] for k, v in request.query_params.items()},
-                "persons": [str(p.pk) for p in page],
-                "via": "api",
-            },
+        page = people_selectors.list_persons(
+            user=request.user, agency=self.agency, page=self._page, query=request.query_params
         )
-        return response
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request: Request, pk: str) -> Response:
         person = self.get_object()
@@ -351,61 +333,15 @@ class CaseFileViewSet(AgencyScopedViewSet):
     scope_group = "casefiles"
     queryset = CaseFile.objects.none()
 
-    def get_queryset(self) -> QuerySet[CaseFile]:
-        return (
-            CaseFile.objects.visible_to(self.agency, None, self.request.user)
-            .select_related("agency", "lead_worker")
-            .order_by("-created_at", "id")
-        )
-
     def list(self, request: Request) -> Response:
-        # A whole caseload: the id-set shape of the rule, then the data classes of the page's
-        # rows only, in one more query.
-        listing = (
-            CaseFile.objects.visible_to(self.agency, None, self.request.user, listing=True)
-            .select_related("agency", "lead_worker")
-            .order_by("-created_at", "id")
-        )
-        page = self.paginate_queryset(self.filter_queryset(listing))
-        assert page is not None
-        page = mark_visible_classes(page, self.agency, self.request.user)
-        audit.record(
-            Action.CASELOAD_LISTED,
-            actor=request.user,
-            agency=self.agency,
-            detail={
-                "case_files": [str(f.pk) for f in page],
-                "persons": sorted({str(f.person_id) for f in page}),
-                "via": "api",
-            },
+        page = people_selectors.list_case_files(
+            user=request.user, agency=self.agency, page=self._page
         )
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        case_file = people_selectors.first_by_uuid(self.get_queryset(), pk)
-        if case_file is not None:
-            mark_visible_classes([case_file], self.agency, self.request.user)
-        else:
-            exists = people_selectors.first_by_uuid(CaseFile.objects.all(), pk) is not None
-            audit.record(
-                Action.ACCESS_DENIED,
-                actor=request.user,
-                agency=self.agency,
-                detail={
-                    "object": "case_file",
-                    "id": pk[:64],
-                    "via": "api",
-                    "reason": "not_permitted" if exists else "not_found",
-                },
-            )
-            raise Http404
-        audit.record(
-            Action.PERSON_VIEWED,
-            actor=request.user,
-            agency=self.agency,
-            obj=case_file,
-            person_id=case_file.person_id,
-            detail={"purpose": "case_file", "via": "api"},
+        case_file = people_selectors.get_visible_case_file(
+            user=request.user, agency=self.agency, case_file_id=pk, via="api"
         )
         return Response(self.get_serializer(case_file).data, headers={"ETag": etag_for(case_file)})
 
@@ -441,56 +377,21 @@ class SharingBasisViewSet(AgencyScopedViewSet):
     queryset = SharingBasis.objects.none()
     pagination_class = BasisCursor
 
-    def get_queryset(self) -> QuerySet[SharingBasis]:
-        # Bases that concern the agency, each checked row by row for the person's visibility.
-        visible = Person.objects.visible_to(self.agency, self.request.user).filter(
-            pk=OuterRef("person_id")
+    def _get(self, pk: str, *, audit_view: bool = True) -> SharingBasis:
+        return sharing_selectors.get_visible_basis(
+            user=self.request.user,
+            agency=self.agency,
+            basis_id=pk,
+            audit_view=audit_view,
+            via="api",
         )
-        return (
-            SharingBasis.objects.filter(
-                Q(holding_agency=self.agency) | Q(recipient_agency=self.agency)
-            )
-            .filter(Exists(visible))
-            .select_related("holding_agency", "recipient_agency")
-        )
-
-    def _get(self, pk: str) -> SharingBasis:
-        basis = people_selectors.first_by_uuid(self.get_queryset(), pk)
-        if basis is None:
-            audit.record(
-                Action.ACCESS_DENIED,
-                actor=self.request.user,
-                agency=self.agency,
-                detail={"object": "sharing_basis", "id": pk[:64], "via": "api"},
-            )
-            raise Http404
-        return basis
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        assert page is not None
-        audit.record(
-            Action.PERSON_SEARCHED,
-            actor=request.user,
-            agency=self.agency,
-            detail={
-                "sharing_bases": [str(b.pk) for b in page],
-                "persons": sorted({str(b.person_id) for b in page}),
-                "via": "api",
-            },
-        )
+        page = sharing_selectors.list_bases(user=request.user, agency=self.agency, page=self._page)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request: Request, pk: str) -> Response:
         basis = self._get(pk)
-        audit.record(
-            Action.PERSON_VIEWED,
-            actor=request.user,
-            agency=self.agency,
-            obj=basis,
-            person_id=basis.person_id,
-            detail={"purpose": "sharing_basis", "via": "api"},
-        )
         return Response(self.get_serializer(basis).data, headers={"ETag": etag_for(basis)})
 
     @extend_schema(
@@ -529,10 +430,9 @@ class SharingBasisViewSet(AgencyScopedViewSet):
             person_id=values.pop("person"),
             purpose="record_consent",
         )
-        if not CaseFile.objects.filter(person=person, agency=self.agency).exists():
-            # As in the browser (sharing.views.record_basis): seeing another agency's file
-            # through a share gives no say over how any file on the person is shared.
-            raise PermissionDenied(f"{self.agency} holds no case file on this person to share.")
+        sharing_selectors.require_own_file(
+            user=request.user, agency=self.agency, person=person, purpose="record_consent"
+        )
         basis = sharing_services.record_consent(
             person=person, holding_agency=self.agency, by=request.user, **values
         )
@@ -554,7 +454,7 @@ class SharingBasisViewSet(AgencyScopedViewSet):
     def withdraw(self, request: Request, pk: str) -> Response:
         data = s.WithdrawRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        basis = self._get(pk)
+        basis = self._get(pk, audit_view=False)  # the withdrawal's own row accounts for it
         updated = sharing_services.withdraw_basis(
             basis=basis,
             by=request.user,

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -16,8 +14,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from caretrust.audit.context import request_id
-from caretrust.audit.models import AuditChainHead, AuditEvent
+from caretrust.audit.context import deferred_denials, request_id
+from caretrust.audit.models import Action, AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64
 # What a row's hash covers is this encoder's text of its fields (made once, not per call).
@@ -47,25 +45,10 @@ def _chained_fields(event: Any) -> dict[str, Any]:
     }
 
 
-# Column and type: the SELECT below must say each type, as it has no table to infer it from.
-_COLUMNS = {
-    "occurred_at": "timestamptz",
-    "action": "text",
-    "actor_id": "bigint",
-    "actor_username": "text",
-    "agency_id": "bigint",
-    "object_type": "text",
-    "object_id": "text",
-    "person_id": "uuid",
-    "request_id": "text",
-    "detail": "jsonb",
-}
-
-
 # The trail is settings.AUDIT_CHAINS hash chains ("lanes") written side by side, each ending
 # at a head row (AuditChainHead). A writer locks a lane's head for the rest of its transaction,
 # so within a lane rows are chained one transaction at a time, in the order their ids are
-# drawn, while writers on other lanes go on. Which lane:
+# drawn (the id is drawn once the lane is held), while writers on other lanes go on. Which lane:
 # - one this transaction already holds (it updated the head, so the head's xmin is its id):
 #   a transaction's rows stay on one chain;
 # - otherwise the first free one, starting from one that depends on the backend, so that a few
@@ -73,57 +56,23 @@ _COLUMNS = {
 # - only when every lane is held by others does it wait, on its backend's own lane. A
 #   transaction that holds a lane never waits for another (its own lock never counts as
 #   held), so writers cannot deadlock on lanes.
-def _free_lane(condition: str = "") -> str:
-    return f"""
-SELECT chain, hash FROM audit_auditchainhead
-WHERE chain < %s{condition}
-ORDER BY coalesce(xmin = xid(pg_current_xact_id_if_assigned()), false) DESC,
-         (chain + %s - pg_backend_pid() %% %s) %% %s
-LIMIT 1 FOR UPDATE SKIP LOCKED
-"""  # noqa: S608 - condition is one of this module's constants
-
-
-_FREE_LANE = _free_lane()
-_OWN_LANE = """
-SELECT chain, hash FROM audit_auditchainhead WHERE chain = pg_backend_pid() %% %s FOR UPDATE
-"""
-
-
-# The id column's identity sequence, by the name PostgreSQL gives it (a test holds it to
-# pg_get_serial_sequence): as a regclass constant it is resolved once, when the statement is
-# prepared, where pg_get_serial_sequence() would search the catalogue on every row.
+# The id column's identity sequence is named as a constant (a test holds it to
+# pg_get_serial_sequence): resolved once when the statement is prepared, not on every row.
 _ID_SEQUENCE = "audit_auditevent_id_seq"
-
-
-def _chain_ctes(lane: str) -> str:
-    """The CTEs that take a lane (``lane`` picks and locks its head row), draw the id once it
-    holds it, store the row linked to the head's hash (``row``), and move the head on. The
-    row's hash is computed by PostgreSQL over exactly the text _digest() hashes: prev_hash +
-    the fields' JSON, whose only unknown, the id, is spliced in between the two halves prepared
-    by prepare(). No row is written if ``lane`` finds none."""
-    return f"""lane AS ({lane}),
-n AS (SELECT nextval('{_ID_SEQUENCE}'::regclass) AS id, chain, hash FROM lane),
-row AS (
-    INSERT INTO audit_auditevent (id, {", ".join(_COLUMNS)}, chain, prev_hash, hash)
-    SELECT n.id, {", ".join(f"%s::{t}" for t in _COLUMNS.values())}, n.chain, n.hash,
-           encode(sha256(convert_to(n.hash || %s || n.id::text || %s, 'UTF8')), 'hex')
-    FROM n
-    RETURNING id, chain, prev_hash, hash
-),
-head AS (
-    UPDATE audit_auditchainhead SET (last_id, hash) = (SELECT id, hash FROM row)
-    WHERE chain = (SELECT chain FROM row)
-)"""  # noqa: S608 - built from the constants above; every value is a parameter
-
-
-def _append(lane: str) -> str:
-    """One statement that appends the row (see _chain_ctes) and returns its id, chain and
-    hashes; nothing if ``lane`` finds no lane."""
-    return f"WITH {_chain_ctes(lane)}\nSELECT id, chain, prev_hash, hash FROM row"
-
-
-_APPEND_ON_FREE_LANE = _append(_FREE_LANE)
-_APPEND_ON_OWN_LANE = _append(_OWN_LANE)
+_TAKE_FREE_LANE = f"""
+SELECT lane.chain, lane.hash, nextval('{_ID_SEQUENCE}'::regclass) FROM (
+    SELECT chain, hash FROM audit_auditchainhead
+    WHERE chain < %s
+    ORDER BY coalesce(xmin = xid(pg_current_xact_id_if_assigned()), false) DESC,
+             (chain + %s - pg_backend_pid() %% %s) %% %s
+    LIMIT 1 FOR UPDATE SKIP LOCKED
+) AS lane
+"""  # noqa: S608 - a constant
+_TAKE_OWN_LANE = f"""
+SELECT lane.chain, lane.hash, nextval('{_ID_SEQUENCE}'::regclass) FROM (
+    SELECT chain, hash FROM audit_auditchainhead WHERE chain = pg_backend_pid() %% %s FOR UPDATE
+) AS lane
+"""  # noqa: S608 - a constant
 # Migration 0006 makes the heads; this makes any that are missing (in tests, after a flush
 # empties every table). A head made for a chain that already has rows would let its next row
 # claim the genesis, which the no-fork rule refuses.
@@ -132,32 +81,32 @@ INSERT INTO audit_auditchainhead (chain, last_id, hash)
 SELECT lane, NULL, %s FROM generate_series(0, %s - 1) AS lane
 ON CONFLICT (chain) DO NOTHING
 """
-
-
-@functools.cache
-def along_with(select: str) -> str:
-    """``select`` and a pending row (see prepare()) as one statement: each row ``select``
-    returns, followed by the audit row's id, chain, prev_hash and hash. The audit row is
-    written only if ``select`` returns a row, and only on a free lane: where none is free, the
-    four are NULL and nothing is written (Pending.written_by() then writes it as record()
-    would). Its parameters are ``select``'s, then Pending.params.
-
-    A read and its audit row thus cost one round trip, not two; the lane is held from the read
-    to the commit."""
-    lane = _free_lane(" AND EXISTS (SELECT FROM found)")
-    return f"""WITH found AS MATERIALIZED ({select}),
-{_chain_ctes(lane)}
-SELECT found.*, row.id, row.chain, row.prev_hash, row.hash FROM found LEFT JOIN row ON true
-"""  # noqa: S608 - ``select`` is the caller's fixed statement; every value is a parameter
-
-
-def _split_at_id(fields: dict[str, Any]) -> tuple[str, str]:
-    """The canonical JSON of ``fields`` (as _digest writes it) in two halves, before and after
-    the value of "id": sorted keys put "id" after "detail" and before "object_id", and an
-    integer id is written the same by json.dumps and by PostgreSQL's bigint::text."""
-    head = _CANONICAL.encode({k: v for k, v in fields.items() if k < "id"})
-    tail = _CANONICAL.encode({k: v for k, v in fields.items() if k > "id"})
-    return head[:-1] + ',"id":', "," + tail[1:]
+_COLUMNS = [
+    "id",
+    "occurred_at",
+    "action",
+    "actor_id",
+    "actor_username",
+    "agency_id",
+    "object_type",
+    "object_id",
+    "person_id",
+    "request_id",
+    "detail",
+    "chain",
+    "prev_hash",
+    "hash",
+]
+# The row, and its lane's head moved on to it: one round trip.
+_APPEND = f"""
+WITH row AS (
+    INSERT INTO audit_auditevent ({", ".join(_COLUMNS)})
+    VALUES ({", ".join("%s::jsonb" if c == "detail" else "%s" for c in _COLUMNS)})
+    RETURNING id, chain, hash
+)
+UPDATE audit_auditchainhead AS head SET last_id = row.id, hash = row.hash
+FROM row WHERE head.chain = row.chain
+"""  # noqa: S608 - built from the constant column names; every value is a parameter
 
 
 def _storable(value: Any) -> Any:
@@ -173,99 +122,21 @@ def _storable(value: Any) -> Any:
     return value
 
 
-def _append_row(cursor: Any, statement: str, params: list[Any]) -> tuple[Any, ...] | None:
-    cursor.execute(statement, params)
-    row: tuple[Any, ...] | None = cursor.fetchone()
-    return row
-
-
-@dataclass
-class Pending:
-    """An event prepared but not yet written: by record(), or by the caller's own statement
-    through along_with(), which then hands its rows to written_by()."""
-
-    columns: dict[str, Any]  # _COLUMNS' values, as the model's fields take them
-    values: list[Any]  # the statement's parameters: the columns, then the hashed text's halves
-    row: tuple[Any, ...] | None = None  # once written: its id, chain, prev_hash and hash
-
-    @property
-    def params(self) -> list[Any]:
-        """along_with()'s parameters after the caller's own."""
-        return [settings.AUDIT_CHAINS] * 4 + self.values
-
-    def written_by(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """``rows`` of an along_with() statement without the audit row's four columns. If the
-        statement found rows but no free lane, the row is written now, as record() writes it:
-        nothing the caller read goes unaccounted for."""
-        if rows and rows[0][-4] is None:
-            self.write()
-        elif rows:
-            self.row = tuple(rows[0][-4:])
-        return [row[:-4] for row in rows]
-
-    def write(self) -> AuditEvent:
-        chains, values = settings.AUDIT_CHAINS, self.values
-        # No savepoint: a row that cannot be written must fail the whole request, not be
-        # skipped. (Outside a request this is the transaction that holds the lane until the row
-        # commits.)
-        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-            row = _append_row(cursor, _APPEND_ON_FREE_LANE, [chains] * 4 + values)
+def _take_lane(cursor: Any) -> tuple[int, str, int]:
+    """Lock a lane's head for this transaction: its chain, its hash, and the new row's id."""
+    chains = settings.AUDIT_CHAINS
+    for attempt in range(2):
+        cursor.execute(_TAKE_FREE_LANE, [chains] * 4)
+        lane = cursor.fetchone()
+        if lane is None:
             # Every lane is held by others (wait for this backend's own), or heads are missing.
-            row = row or _append_row(cursor, _APPEND_ON_OWN_LANE, [chains, *values])
-            if row is None:
-                cursor.execute(_OPEN_LANES, [GENESIS, chains])
-                row = _append_row(cursor, _APPEND_ON_FREE_LANE, [chains] * 4 + values)
-                row = row or _append_row(cursor, _APPEND_ON_OWN_LANE, [chains, *values])
-        assert row is not None
-        self.row = tuple(row)
-        return self.event
-
-    @property
-    def event(self) -> AuditEvent:
-        """The row as written (built only when asked for: a read audited by its own statement
-        never needs it)."""
-        assert self.row is not None, "not written yet"
-        event = AuditEvent(
-            **self.columns, **dict(zip(("id", "chain", "prev_hash", "hash"), self.row, strict=True))
-        )
-        event._state.adding, event._state.db = False, connection.alias
-        return event
-
-
-def prepare(
-    action: str,
-    *,
-    actor: Any = None,
-    agency: Any = None,
-    obj: Any = None,
-    person_id: UUID | str | None = None,
-    detail: dict[str, Any] | None = None,
-    object_type: str = "",
-    object_id: str = "",
-) -> Pending:
-    """The event record() writes, ready to write. ``obj`` gives its object type and id; a read
-    written by its own statement (along_with) names them instead, as ``object_type`` (the
-    model's label) and ``object_id``, since it has no object yet."""
-    # Everything that does not need the chain is prepared before taking a lane, which the
-    # transaction then holds until it commits.
-    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
-    stored = _storable(json.loads(_PLAIN.encode(detail or {})))
-    columns = {
-        "occurred_at": timezone.now(),
-        "action": str(action),
-        "actor_id": actor.pk if authenticated else None,
-        "actor_username": actor.get_username() if authenticated else "",
-        "agency_id": agency.pk if agency is not None else None,
-        "object_type": obj._meta.label if obj is not None else object_type,
-        "object_id": str(obj.pk) if obj is not None else object_id,
-        "person_id": person_id,
-        "request_id": request_id.get(),
-        "detail": stored,
-    }
-    before, after = _split_at_id(_chained_fields(SimpleNamespace(id=None, **columns)))
-    values = [columns[column] for column in _COLUMNS]
-    values[-1] = _PLAIN.encode(stored)  # jsonb: the statement casts the text
-    return Pending(columns, [*values, before, after])
+            cursor.execute(_TAKE_OWN_LANE, [chains])
+            lane = cursor.fetchone()
+        if lane is not None:
+            return int(lane[0]), str(lane[1]), int(lane[2])
+        if attempt == 0:
+            cursor.execute(_OPEN_LANES, [GENESIS, chains])
+    raise RuntimeError("no audit lane could be taken")
 
 
 def record(
@@ -277,14 +148,79 @@ def record(
     person_id: UUID | str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the trail, inside the caller's transaction.
+    """Append one event to the trail, inside the caller's transaction: take a lane, link the
+    row to its head's hash (computed here, by _digest, as verify_chain recomputes it) and move
+    the head on.
 
     If the row cannot be written the exception propagates and the caller's transaction (the
     request, under ATOMIC_REQUESTS) rolls back: nothing happens that is not accounted for.
     """
-    return prepare(
-        action, actor=actor, agency=agency, obj=obj, person_id=person_id, detail=detail
-    ).write()
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    # What is hashed is what jsonb gives back: plain JSON values, no U+0000.
+    stored = _storable(json.loads(_PLAIN.encode(detail or {})))
+    event = AuditEvent(
+        occurred_at=timezone.now(),
+        action=str(action),
+        actor_id=actor.pk if authenticated else None,
+        actor_username=actor.get_username() if authenticated else "",
+        agency_id=agency.pk if agency is not None else None,
+        object_type=obj._meta.label if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        person_id=UUID(str(person_id)) if person_id else None,
+        request_id=request_id.get(),
+        detail=stored,
+    )
+    # No savepoint: a row that cannot be written must fail the whole request, not be skipped.
+    # (Outside a request this is the transaction that holds the lane until the row commits.)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        event.chain, event.prev_hash, event.id = _take_lane(cursor)
+        event.hash = _digest(event.prev_hash, _chained_fields(event))
+        values = [getattr(event, c) for c in _COLUMNS]
+        values[_COLUMNS.index("detail")] = _PLAIN.encode(stored)
+        cursor.execute(_APPEND, values)
+    event._state.adding, event._state.db = False, connection.alias
+    return event
+
+
+def record_denial(
+    *,
+    actor: Any,
+    agency: Any,
+    what: str,
+    reason: str,
+    object_id: object = "",
+    obj: Any = None,
+    person_id: UUID | str | None = None,
+    **detail: Any,
+) -> None:
+    """Account for a refused read or write (every denial is audited): what was asked for
+    (``what``, ``object_id``) and why not (``not_found``, ``not_permitted``, or the caller's
+    own reason). The caller then raises Http404 or PermissionDenied.
+
+    Inside a request the row is written by ``DenialMiddleware`` once the request's own
+    transaction has ended: a refused request rolls back everything it did (ATOMIC_REQUESTS),
+    and its denial must outlive that. Outside a request (a task, a shell, a test calling a
+    selector) it is written at once, in the caller's transaction."""
+    event = {
+        "actor": actor,
+        "agency": agency,
+        "obj": obj,
+        "person_id": person_id,
+        "detail": {"object": what, "id": str(object_id)[:64], "reason": reason, **detail},
+    }
+    pending = deferred_denials.get()
+    if pending is None:
+        record(Action.ACCESS_DENIED, **event)
+    else:
+        pending.append(event)
+
+
+def record_deferred_denials(events: list[dict[str, Any]]) -> None:
+    """Write the denials a request deferred, in a transaction of their own."""
+    if events:
+        with transaction.atomic():
+            for event in events:
+                record(Action.ACCESS_DENIED, **event)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from caretrust.directory.models import AgencyKind
-from caretrust.people.models import Person
+from caretrust.people.models import PERSON_FIELDS, Person
 from caretrust.people.selectors import PersonQuery
 from caretrust.people.validators import (
     normalise_nhs_number,
@@ -82,17 +82,7 @@ class PersonRegistrationForm(forms.ModelForm):
 
     class Meta:
         model = Person
-        fields = [
-            "nhs_number",
-            "given_name",
-            "family_name",
-            "date_of_birth",
-            "address_line_1",
-            "address_line_2",
-            "town",
-            "postcode",
-            "gp_practice",
-        ]
+        fields = list(PERSON_FIELDS)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -1,22 +1,23 @@
-"""People, the carers who look after them, and each agency's case file on a person."""
+"""People, the carers who look after them, and each agency's case file on a person.
+
+Who may see a case file is decided in one place, ``caretrust.sharing.visibility``, which
+depends on these models. The ``visible_to`` methods here (and ``case_file_visibility``) stay
+the names everyone calls; they import the rule's module when called, so neither module imports
+the other at import time.
+"""
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Now
+from django.db.models import Q
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from caretrust.directory.models import Agency, AgencyKind, Team
-from caretrust.fixed_select import FixedSelect, Join
 from caretrust.people.validators import (
     format_nhs_number,
     validate_date_of_birth,
@@ -25,9 +26,6 @@ from caretrust.people.validators import (
     validate_not_in_future,
     validate_postcode,
 )
-
-if TYPE_CHECKING:
-    from caretrust.audit.services import Pending
 
 
 class DataClass(models.TextChoices):
@@ -45,77 +43,15 @@ def view_codename(data_class: str) -> str:
     return f"view_{DataClass(data_class).value}"
 
 
-def _grants(agency: Agency, data_class: str | None, user: Any) -> list[models.QuerySet[Any]]:
-    """The permission rows that let ``agency`` (and, for break-glass, ``user`` acting for it)
-    see a case file for ``data_class`` (None: for any data class), as of the database's clock.
-    Rows past ``valid_until`` count for nothing whether or not a sweeper has removed them."""
-    codenames = [view_codename(dc) for dc in ([data_class] if data_class else DataClass.values)]
-    current = Q(valid_until__isnull=True) | Q(valid_until__gt=Now())
-    grants: list[models.QuerySet[Any]] = [
-        CaseFileGroupObjectPermission.objects.filter(
-            current, group_id=agency.group_id, permission__codename__in=codenames
-        )
-    ]
-    if user is not None and getattr(user, "is_authenticated", False):
-        grants.append(
-            CaseFileUserObjectPermission.objects.filter(
-                current, user_id=user.pk, agency=agency, permission__codename__in=codenames
-            )
-        )
-    return grants
-
-
-def visible_case_file_ids(agency: Agency, data_class: str | None, user: Any = None) -> Any:
-    """The one visibility rule as a set of ids: the agency's own files and the files its
-    grants name, each part from its own index. UNION ALL: the set is only ever the right side
-    of an IN, which ignores repeats, so removing them first (a file granted for several data
-    classes, or by group and break-glass) is work for nothing; measured, it halved a count."""
-    own = CaseFile.objects.filter(agency=agency).order_by().values("pk")
-    grants = (g.values("content_object_id") for g in _grants(agency, data_class, user))
-    return own.union(*grants, all=True)
-
-
 def case_file_visibility(
     agency: Agency, data_class: str | None, user: Any = None, *, path: str = ""
 ) -> Q:
-    """The same rule row by row, for annotating or filtering rows that belong to a case file
-    (``path="case_file"`` for notes): own file, or an EXISTS on a grant for it.
+    """The visibility rule row by row, as a ``Q`` on case files (or, with ``path``, on rows
+    that belong to one: ``path="case_file"``). The rule's home is
+    ``caretrust.sharing.visibility``; see there."""
+    from caretrust.sharing import visibility
 
-    An agency sees its own files; another agency's file only through a permission row
-    projected from an effective sharing basis: a group row for the agency's group, or a
-    break-glass row for this user acting for this agency. Model-level permissions and
-    superuser flags play no part.
-    """
-    prefix = f"{path}__" if path else ""
-    file_ref = OuterRef(path or "pk")
-    rule = Q(**{f"{prefix}agency": agency})
-    for grant in _grants(agency, data_class, user):
-        rule |= Q(Exists(grant.filter(content_object=file_ref)))
-    return rule
-
-
-# The same rule for one person, as one fixed statement: a detail read (every API GET of a
-# person) spends no time building and compiling the ORM tree of the rule, which costs ten
-# times the query itself. It states exactly what ``case_file_visibility`` states; the tests
-# hold the two to the same answers (the state machine in tests/sharing/test_property.py).
-_GRANT_SQL = """EXISTS (SELECT 1 FROM {table} g JOIN auth_permission p ON p.id = g.permission_id
-        WHERE g.content_object_id = f.id AND {holder} AND p.codename = %s
-        AND (g.valid_until IS NULL OR g.valid_until > STATEMENT_TIMESTAMP()))"""
-_PERSON_POINT_SQL = """SELECT f.person_id FROM people_casefile f
-    WHERE f.person_id = %s AND (f.agency_id = %s OR {group}{user})"""
-
-
-def _person_point_sql(with_user: bool) -> str:
-    group = _GRANT_SQL.format(
-        table="people_casefilegroupobjectpermission", holder="g.group_id = %s"
-    )
-    user = _GRANT_SQL.format(
-        table="people_casefileuserobjectpermission", holder="g.user_id = %s AND g.agency_id = %s"
-    )
-    return _PERSON_POINT_SQL.format(group=group, user=f" OR {user}" if with_user else "")
-
-
-_PERSON_POINT = {with_user: _person_point_sql(with_user) for with_user in (False, True)}
+    return visibility.case_file_visibility(agency, data_class, user, path=path)
 
 
 class CaseFileQuerySet(models.QuerySet["CaseFile"]):
@@ -128,46 +64,14 @@ class CaseFileQuerySet(models.QuerySet["CaseFile"]):
         listing: bool = False,
     ) -> CaseFileQuerySet:
         """Case files the agency (and, for break-glass, this user) may see for a data class
-        (None: for at least one data class).
+        (None: for at least one): row by row, or with ``listing=True`` as a set of ids, for a
+        whole caseload (``caretrust.sharing.visibility``)."""
+        from caretrust.sharing import visibility
 
-        One rule, two SQL shapes with the same answer: row by row (an EXISTS per file, fast
-        for one file or a narrow filter) by default, or with ``listing=True`` as a set of ids
-        (own UNION granted, fast for listing or counting an agency's whole caseload, where
-        the row-by-row form would test every file).
-        """
-        if listing:
-            return self.filter(pk__in=visible_case_file_ids(agency, data_class, user))
-        return self.filter(case_file_visibility(agency, data_class, user))
+        return visibility.case_files(self, agency, data_class, user, listing=listing)  # type: ignore[return-value]
 
     def open(self) -> CaseFileQuerySet:
         return self.filter(closed_on__isnull=True)
-
-
-def mark_visible_classes(
-    files: Iterable[CaseFile], agency: Agency, user: Any = None
-) -> list[CaseFile]:
-    """Set ``can_<data class>`` on each of ``files`` (fetched through the rule already): every
-    class of the agency's own files; of another agency's file, the classes its current grants
-    name (the rule of ``case_file_visibility``, per class). One query for the lot, whatever
-    their number, instead of an EXISTS per class per row that costs more to build than to run.
-    """
-    files = list(files)
-    others = [f.pk for f in files if f.agency_id != agency.pk]
-    granted: dict[Any, set[str]] = defaultdict(set)
-    if others:
-        arms = [
-            g.filter(content_object_id__in=others)
-            .order_by()
-            .values_list("content_object_id", "permission__codename")
-            for g in _grants(agency, None, user)
-        ]
-        for pk, codename in arms[0].union(*arms[1:], all=True):
-            granted[pk].add(codename.removeprefix("view_"))
-    for f in files:
-        own = f.agency_id == agency.pk
-        for dc in DataClass.values:
-            setattr(f, f"can_{dc}", own or dc in granted[f.pk])
-    return files
 
 
 class PersonQuerySet(models.QuerySet["Person"]):
@@ -176,53 +80,24 @@ class PersonQuerySet(models.QuerySet["Person"]):
     ) -> PersonQuerySet:
         """People whose demographics the agency may see in at least one case file (the case
         file rule; ``listing`` as there)."""
-        if listing:
-            files = CaseFile.objects.visible_to(agency, DataClass.DEMOGRAPHICS, user, listing=True)
-            return self.filter(pk__in=files.values("person_id"))
-        files = CaseFile.objects.filter(person_id=OuterRef("pk")).filter(
-            case_file_visibility(agency, DataClass.DEMOGRAPHICS, user)
-        )
-        return self.filter(Exists(files))
+        from caretrust.sharing import visibility
+
+        return visibility.persons(self, agency, user, listing=listing)  # type: ignore[return-value]
 
 
-_PersonManagerBase = models.Manager.from_queryset(PersonQuerySet)
-
-
-class PersonManager(_PersonManagerBase):
-    """``Person.objects``: the queryset's methods, and the point check, which is on the manager
-    only because it reads the table afresh: on a filtered queryset it would ignore the filter."""
-
-    def visible_by_pk(
-        self, agency: Agency, pk: uuid.UUID, user: Any = None, *, audited: Pending | None = None
-    ) -> Person | None:
-        """The person ``pk`` with their GP practice, if the agency (or, for break-glass, this
-        user acting for it) may see their demographics in at least one case file, else None:
-        ``visible_to`` for one person, as one fixed statement (``_PERSON_POINT``). With
-        ``audited``, the statement writes that audit row too, if the person is visible."""
-        select, params = person_point_check(agency, pk, user)
-        return next(iter(select.fetch(params, audited=audited)), None)
-
-
-def person_point_check(
-    agency: Agency, pk: uuid.UUID, user: Any = None
-) -> tuple[FixedSelect, list[Any]]:
-    """The statement behind ``visible_by_pk`` and its parameters (``.sql`` is its text)."""
-    codename = view_codename(DataClass.DEMOGRAPHICS)
-    params: list[Any] = [pk, pk, agency.pk, agency.group_id, codename]
-    with_user = user is not None and getattr(user, "is_authenticated", False)
-    if with_user:
-        params += [user.pk, agency.pk, codename]
-    return _person_point_select(with_user), params
-
-
-@functools.cache
-def _person_point_select(with_user: bool) -> FixedSelect:
-    return FixedSelect(
-        Person,
-        "pe",
-        [Join("gp", via="pe", name="gp_practice")],
-        where=f"pe.id = %s AND pe.id IN ({_PERSON_POINT[with_user]})",
-    )
+# What a person's record holds, as registered and as shown: the registration form, the API's
+# serializer and the services all use this one list.
+PERSON_FIELDS = (
+    "nhs_number",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "address_line_1",
+    "address_line_2",
+    "town",
+    "postcode",
+    "gp_practice",
+)
 
 
 class Person(models.Model):
@@ -254,7 +129,7 @@ class Person(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = PersonManager()
+    objects = PersonQuerySet.as_manager()
 
     class Meta:
         ordering = ["family_name", "given_name", "date_of_birth"]
@@ -383,7 +258,7 @@ class CaseFile(models.Model):
 class CaseFileGroupObjectPermission(GroupObjectPermissionBase):
     """django-guardian's direct-foreign-key table for case files: one row per (case file,
     recipient agency's group, data-class permission). A projection of the effective sharing
-    bases, written only by ``caretrust.sharing.services.apply_projection``."""
+    bases, written only by ``caretrust.sharing.projection.apply_projection``."""
 
     content_object = models.ForeignKey(CaseFile, on_delete=models.CASCADE)
     valid_until = models.DateTimeField(
@@ -414,10 +289,9 @@ class CaseNoteQuerySet(models.QuerySet["CaseNote"]):
     def visible_to(self, agency: Agency, user: Any = None) -> CaseNoteQuerySet:
         """Notes in the holding agency's own files, or unrestricted notes whose data class the
         agency may see in that file. Restricted notes never leave the holding agency."""
-        shared = Q(pk__in=[])
-        for dc in DataClass.values:
-            shared |= Q(data_class=dc) & case_file_visibility(agency, dc, user, path="case_file")
-        return self.filter(Q(case_file__agency=agency) | (Q(restricted=False) & shared))
+        from caretrust.sharing import visibility
+
+        return visibility.notes(self, agency, user)  # type: ignore[return-value]
 
 
 class CaseNote(models.Model):

@@ -1,27 +1,27 @@
-"""Every read of people's data. Each starts from the visibility rule and is audited."""
+"""Every read of people's data. Each starts from the visibility rule and is audited; the
+browser's views and the API's viewsets both call these (``parse_uuid`` and the denial helper
+``visible_or_404`` come from the rule's module, ``caretrust.sharing.visibility``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import Http404
 
 from caretrust.audit import services as audit
 from caretrust.audit.models import Action
 from caretrust.directory.models import Agency
-from caretrust.people.models import (
-    CarerLink,
-    CaseFile,
-    CaseNote,
-    DataClass,
-    Person,
-    mark_visible_classes,
-)
+from caretrust.people.models import CarerLink, CaseFile, CaseNote, DataClass, Person
+from caretrust.sharing.visibility import mark_visible_classes, parse_uuid, visible_or_404
+
+T = TypeVar("T")
+# What a list endpoint does to the rule's queryset: its filters, then its page.
+Paging = Callable[[QuerySet[T]], Sequence[T]]
 
 PAGE_SIZE = 25
 
@@ -93,13 +93,6 @@ def first_by_uuid(queryset: QuerySet[Any], value: object) -> Any:
     return queryset.filter(pk=pk).first() if pk is not None else None
 
 
-def parse_uuid(value: object) -> UUID | None:
-    try:
-        return UUID(str(value))
-    except ValueError:
-        return None
-
-
 def get_visible_person(
     *,
     user: Any,
@@ -108,41 +101,20 @@ def get_visible_person(
     purpose: str = "view",
     audit_view: bool = True,
 ) -> Person:
-    """A person the agency may see, or Http404, whether the person is missing or hidden: the
-    two answers are identical to the caller and told apart only in the audit trail.
-
-    The sight of the person (unless ``audit_view`` is false) is written by the statement that
-    finds them: one round trip for the read and its audit row."""
-    pk = parse_uuid(person_id)
-    viewed = (
-        audit.prepare(
-            Action.PERSON_VIEWED,
-            actor=user,
-            agency=agency,
-            person_id=pk,
-            detail={"purpose": purpose},
-            object_type=Person._meta.label,
-            object_id=str(pk),
-        )
-        if audit_view and pk
-        else None
+    """A person the agency may see, with their GP practice, or Http404, whether the person is
+    missing or hidden: the two answers are identical to the caller and told apart only in the
+    audit trail. The sight is audited unless ``audit_view`` is false (then the caller's own
+    ``record_person_viewed`` says more)."""
+    person = visible_or_404(
+        Person.objects.visible_to(agency, user).select_related("gp_practice"),
+        person_id,
+        user=user,
+        agency=agency,
+        what="person",
+        purpose=purpose,
     )
-    person = Person.objects.visible_by_pk(agency, pk, user, audited=viewed) if pk else None
-    if person is None:
-        exists = pk is not None and Person.objects.filter(pk=pk).exists()
-        audit.record(
-            Action.ACCESS_DENIED,
-            actor=user,
-            agency=agency,
-            person_id=pk if exists else None,
-            detail={
-                "object": "person",
-                "id": str(person_id)[:64],
-                "purpose": purpose,
-                "reason": "not_permitted" if exists else "not_found",
-            },
-        )
-        raise Http404("No such person.")
+    if audit_view:
+        record_person_viewed(user=user, agency=agency, person=person, purpose=purpose)
     return person
 
 
@@ -161,6 +133,81 @@ def record_person_viewed(
         person_id=person.pk,
         detail={"purpose": purpose, **detail},
     )
+
+
+def list_persons(
+    *, user: Any, agency: Agency, page: Paging[Person], query: dict[str, str]
+) -> Sequence[Person]:
+    """One page of the people the agency may see, newest first, narrowed and cut by ``page``
+    (the API's filters and cursor); the query and the ids returned are audited."""
+    people = page(
+        Person.objects.visible_to(agency, user)
+        .select_related("gp_practice")  # serialized as its slug: one query, not one a row
+        .order_by("-created_at", "id")
+    )
+    audit.record(
+        Action.PERSON_SEARCHED,
+        actor=user,
+        agency=agency,
+        detail={
+            "query": {k: v[:100] for k, v in query.items()},
+            "persons": [str(p.pk) for p in people],
+            "via": "api",
+        },
+    )
+    return people
+
+
+def list_case_files(*, user: Any, agency: Agency, page: Paging[CaseFile]) -> Sequence[CaseFile]:
+    """One page of the case files the agency may see for at least one data class (its whole
+    caseload: the id-set shape of the rule), each with the data classes it may see
+    (``can_<class>``); the files and people returned are audited."""
+    files = mark_visible_classes(
+        page(
+            CaseFile.objects.visible_to(agency, None, user, listing=True)
+            .select_related("agency", "lead_worker")
+            .order_by("-created_at", "id")
+        ),
+        agency,
+        user,
+    )
+    audit.record(
+        Action.CASELOAD_LISTED,
+        actor=user,
+        agency=agency,
+        detail={
+            "case_files": [str(f.pk) for f in files],
+            "persons": sorted({str(f.person_id) for f in files}),
+            "via": "api",
+        },
+    )
+    return files
+
+
+def get_visible_case_file(
+    *, user: Any, agency: Agency, case_file_id: object, purpose: str = "case_file", **detail: Any
+) -> CaseFile:
+    """A case file the agency may see for at least one data class, with the classes it may
+    see (``can_<class>``), or Http404; the sight is audited under the person."""
+    case_file = visible_or_404(
+        CaseFile.objects.visible_to(agency, None, user).select_related("agency", "lead_worker"),
+        case_file_id,
+        user=user,
+        agency=agency,
+        what="case_file",
+        purpose=purpose,
+        **detail,
+    )
+    mark_visible_classes([case_file], agency, user)
+    audit.record(
+        Action.PERSON_VIEWED,
+        actor=user,
+        agency=agency,
+        obj=case_file,
+        person_id=case_file.person_id,
+        detail={"purpose": purpose, **detail},
+    )
+    return case_file
 
 
 @dataclass(frozen=True)
@@ -250,28 +297,15 @@ def person_record(*, user: Any, agency: Agency, person_id: object) -> PersonReco
 def get_visible_note(*, user: Any, agency: Agency, note_id: object) -> CaseNote:
     """One note by id: 404 alike whether it does not exist, its file is not shared, its data
     class is not shared, or it is restricted to its holding agency."""
-    pk = parse_uuid(note_id)
-    note = (
-        CaseNote.objects.visible_to(agency, user)
-        .filter(pk=pk)
-        .select_related("case_file__agency", "case_file__person", "author")
-        .first()
-        if pk
-        else None
+    note = visible_or_404(
+        CaseNote.objects.visible_to(agency, user).select_related(
+            "case_file__agency", "case_file__person", "author"
+        ),
+        note_id,
+        user=user,
+        agency=agency,
+        what="note",
     )
-    if note is None:
-        exists = pk is not None and CaseNote.objects.filter(pk=pk).exists()
-        audit.record(
-            Action.ACCESS_DENIED,
-            actor=user,
-            agency=agency,
-            detail={
-                "object": "note",
-                "id": str(note_id)[:64],
-                "reason": "not_permitted" if exists else "not_found",
-            },
-        )
-        raise Http404("No such note.")
     audit.record(
         Action.NOTE_VIEWED, actor=user, agency=agency, obj=note, person_id=note.case_file.person_id
     )

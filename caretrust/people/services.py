@@ -7,27 +7,15 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.http import Http404
 from django.utils import timezone
 
 from caretrust.audit import services as audit
 from caretrust.audit.models import Action
 from caretrust.directory.models import Agency, Membership, Team
-from caretrust.people.models import CarerLink, CaseFile, CaseNote, Person
-from caretrust.people.selectors import parse_uuid, registered_person_visible_to
+from caretrust.people.models import PERSON_FIELDS, CarerLink, CaseFile, CaseNote, Person
+from caretrust.people.selectors import registered_person_visible_to
 from caretrust.people.validators import today_in_london
-
-PERSON_FIELDS = (
-    "nhs_number",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "address_line_1",
-    "address_line_2",
-    "town",
-    "postcode",
-    "gp_practice",
-)
+from caretrust.sharing.visibility import visible_or_404
 
 
 class DuplicateNhsNumber(ValidationError):
@@ -181,30 +169,24 @@ def write_note(
     """Write a note in one of the agency's own case files. A file the agency cannot see
     answers 404 exactly like a missing one; a file it sees only because it was shared answers
     403: sharing lets an agency read another's file, never write in it."""
-    pk = parse_uuid(case_file)
-    target = CaseFile.objects.visible_to(agency, user=by).filter(pk=pk).first() if pk else None
-    if target is None:
-        exists = pk is not None and CaseFile.objects.filter(pk=pk).exists()
-        audit.record(
-            Action.ACCESS_DENIED,
-            actor=by,
-            agency=agency,
-            detail={
-                "object": "case_file",
-                "id": str(case_file)[:64],
-                "purpose": "write_note",
-                "reason": "not_permitted" if exists else "not_found",
-            },
-        )
-        raise Http404("No such case file.")
+    target = visible_or_404(
+        CaseFile.objects.visible_to(agency, user=by),
+        case_file,
+        user=by,
+        agency=agency,
+        what="case_file",
+        purpose="write_note",
+    )
     if target.agency_id != agency.pk:
-        audit.record(
-            Action.ACCESS_DENIED,
+        audit.record_denial(
             actor=by,
             agency=agency,
+            what="case_file",
+            object_id=target.pk,
             obj=target,
             person_id=target.person_id,
-            detail={"purpose": "write_note", "reason": "read_only_share"},
+            reason="read_only_share",
+            purpose="write_note",
         )
         raise PermissionDenied("Only the agency that holds this case file can write in it.")
     note = CaseNote(
@@ -246,6 +228,15 @@ def update_demographics(
     if unknown:
         raise ValidationError(f"These cannot be changed here: {', '.join(sorted(unknown))}.")
     if not CaseFile.objects.filter(person=person, agency=agency).exists():
+        audit.record_denial(
+            actor=by,
+            agency=agency,
+            what="person",
+            object_id=person.pk,
+            person_id=person.pk,
+            reason="no_own_case_file",
+            purpose="update_demographics",
+        )
         raise PermissionDenied(
             "Only an agency with its own case file on this person can change their details."
         )

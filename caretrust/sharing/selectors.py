@@ -3,11 +3,12 @@ guardian's review queue. Each checks who may ask and is audited."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from caretrust.audit import services as audit
@@ -16,6 +17,7 @@ from caretrust.directory.models import Agency, Role
 from caretrust.directory.selectors import roles_at
 from caretrust.people.models import CaseFile, Person
 from caretrust.sharing.models import BreakGlassReview, SharingBasis
+from caretrust.sharing.visibility import visible_or_404
 
 GOVERNANCE_ROLES = frozenset({Role.CALDICOTT_GUARDIAN, Role.AGENCY_ADMINISTRATOR})
 REPORT_PAGE_SIZE = 50
@@ -32,6 +34,112 @@ def sharing_panel(*, person: Person, agency: Agency) -> list[SharingBasis]:
         .prefetch_related("history__changed_by")
         .order_by("-period_start")
     )
+
+
+def require_own_file(*, user: Any, agency: Agency, person: Person, purpose: str) -> None:
+    """PermissionDenied (audited) unless the agency holds its own case file on ``person``:
+    seeing another agency's file through a share gives no say over how any file on the person
+    is shared."""
+    if not CaseFile.objects.filter(person=person, agency=agency).exists():
+        audit.record_denial(
+            actor=user,
+            agency=agency,
+            what="person",
+            object_id=person.pk,
+            person_id=person.pk,
+            reason="no_own_case_file",
+            purpose=purpose,
+        )
+        raise PermissionDenied(f"{agency} holds no case file on this person to share.")
+
+
+def require_holder(*, user: Any, agency: Agency, basis: SharingBasis) -> None:
+    """PermissionDenied (audited) unless the agency holds the file ``basis`` shares: a basis
+    the agency may read as its recipient is not one it may change."""
+    if basis.holding_agency_id != agency.pk:
+        audit.record_denial(
+            actor=user,
+            agency=agency,
+            what="sharing_basis",
+            object_id=basis.pk,
+            obj=basis,
+            person_id=basis.person_id,
+            reason="not_the_holder",
+        )
+        raise PermissionDenied(
+            "Only the agency that holds the case file can change how it is shared."
+        )
+
+
+def person_for_break_glass(*, nhs_number: str) -> Person | None:
+    """The person with this NHS number, whoever may see them: break-glass exists to open a
+    record not yet visible. Only the break-glass service is given it, never the caller's
+    page, which shows the person only once the service has opened their files."""
+    return Person.objects.filter(nhs_number=nhs_number).first()
+
+
+def bases_concerning(*, user: Any, agency: Agency) -> QuerySet[SharingBasis]:
+    """The bases that concern the agency (on its own files, or letting it see another's) on
+    people it may see: the one answer to which bases an agency may read, in the browser and
+    the API alike."""
+    visible = Person.objects.visible_to(agency, user).filter(pk=OuterRef("person_id"))
+    return (
+        SharingBasis.objects.filter(Q(holding_agency=agency) | Q(recipient_agency=agency))
+        .filter(Exists(visible))
+        .select_related("person", "holding_agency", "recipient_agency")
+    )
+
+
+def get_visible_basis(
+    *,
+    user: Any,
+    agency: Agency,
+    basis_id: object,
+    purpose: str = "sharing_basis",
+    audit_view: bool = True,
+    **detail: Any,
+) -> SharingBasis:
+    """One basis the agency may read (``bases_concerning``), or Http404 alike for a missing
+    one, one between other agencies, or one on a person it no longer sees. The sight is
+    audited under the person, unless ``audit_view`` is false (a write's own row says more)."""
+    basis = visible_or_404(
+        bases_concerning(user=user, agency=agency),
+        basis_id,
+        user=user,
+        agency=agency,
+        what="sharing_basis",
+        **detail,
+    )
+    if not audit_view:
+        return basis
+    audit.record(
+        Action.PERSON_VIEWED,
+        actor=user,
+        agency=agency,
+        obj=basis,
+        person_id=basis.person_id,
+        detail={"purpose": purpose, **detail},
+    )
+    return basis
+
+
+def list_bases(
+    *, user: Any, agency: Agency, page: Callable[[QuerySet[SharingBasis]], Sequence[SharingBasis]]
+) -> Sequence[SharingBasis]:
+    """One page (``page``: the API's filters and cursor) of ``bases_concerning``; the bases and
+    people returned are audited."""
+    bases = page(bases_concerning(user=user, agency=agency))
+    audit.record(
+        Action.PERSON_SEARCHED,
+        actor=user,
+        agency=agency,
+        detail={
+            "sharing_bases": [str(b.pk) for b in bases],
+            "persons": sorted({str(b.person_id) for b in bases}),
+            "via": "api",
+        },
+    )
+    return bases
 
 
 def access_report(*, user: Any, agency: Agency, person: Person, page: Any = 1) -> Page[AuditEvent]:

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from caretrust.directory.models import Membership, Role
 from caretrust.directory.services import sync_agency_groups
-from caretrust.sharing import services
+from caretrust.sharing import sweeps
 from caretrust.sharing.models import SharingBasis
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def alert_caldicott_guardians(basis_id: str) -> int:
 
 @shared_task
 def expire_lapsed_bases() -> int:
-    return services.expire_lapsed_bases()
+    return sweeps.expire_lapsed_bases()
 
 
 @shared_task
@@ -61,7 +61,7 @@ def recompute_sharing_projection() -> int:
     regrouped = sync_agency_groups()
     if regrouped:
         logger.error("agency groups had drifted from memberships: %d user(s) moved", regrouped)
-    report = services.recompute_all()
+    report = sweeps.recompute_all()
     if report.drifted:
         logger.error(
             "sharing projection drift in %d place(s): %s", len(report.drifted), report.drifted[:20]

@@ -6,16 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from caretrust.audit import services as audit
-from caretrust.audit.models import Action
 from caretrust.directory.access import agency_required
-from caretrust.people.models import CaseFile, Person
-from caretrust.people.selectors import first_by_uuid, get_visible_note, get_visible_person
+from caretrust.people.selectors import get_visible_note, get_visible_person
 from caretrust.people.services import write_note
 from caretrust.sharing import forms, selectors, services
 from caretrust.sharing.models import SharingBasis
@@ -45,8 +43,9 @@ def record_basis(request: HttpRequest, person_id: str, kind: str) -> HttpRespons
     person = get_visible_person(
         user=request.user, agency=agency, person_id=person_id, purpose=f"record_{kind}"
     )
-    if not CaseFile.objects.filter(person=person, agency=agency).exists():
-        raise PermissionDenied(f"{agency} holds no case file on this person to share.")
+    selectors.require_own_file(
+        user=request.user, agency=agency, person=person, purpose=f"record_{kind}"
+    )
     form_class, title = _KINDS[kind]
     form = form_class(request.POST or None, holding_agency=agency)
     if request.method == "POST" and form.is_valid():
@@ -81,38 +80,17 @@ def record_basis(request: HttpRequest, person_id: str, kind: str) -> HttpRespons
 
 
 def _basis_for(request: HttpRequest, basis_id: str) -> SharingBasis:
-    """A basis the active agency may see: one on its own file, or one that lets it see another
-    agency's file, on a person it may see. Anything else answers 404."""
-    agency = request.agency  # type: ignore[attr-defined]
-    basis = first_by_uuid(
-        SharingBasis.objects.select_related("person", "holding_agency", "recipient_agency"),
-        basis_id,
+    return selectors.get_visible_basis(
+        user=request.user,
+        agency=request.agency,  # type: ignore[attr-defined]
+        basis_id=basis_id,
     )
-    concerns_us = basis is not None and agency.pk in (
-        basis.holding_agency_id,
-        basis.recipient_agency_id,
-    )
-    if basis is None or not concerns_us:
-        audit.record(
-            Action.ACCESS_DENIED,
-            actor=request.user,
-            agency=agency,
-            detail={
-                "object": "sharing_basis",
-                "id": str(basis_id)[:64],
-                "reason": "not_found" if basis is None else "not_permitted",
-            },
-        )
-        raise Http404("No such sharing basis.")
-    get_visible_person(
-        user=request.user, agency=agency, person_id=basis.person_id, purpose="sharing_basis"
-    )
-    return basis
 
 
 @agency_required
 def withdraw(request: HttpRequest, basis_id: str) -> HttpResponse:
     basis = _basis_for(request, basis_id)
+    selectors.require_holder(user=request.user, agency=request.agency, basis=basis)  # type: ignore[attr-defined]
     form = forms.WithdrawForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -137,7 +115,7 @@ def break_glass(request: HttpRequest) -> HttpResponse:
     agency = request.agency  # type: ignore[attr-defined]
     form = forms.BreakGlassForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        person = Person.objects.filter(nhs_number=form.cleaned_data["nhs_number"]).first()
+        person = selectors.person_for_break_glass(nhs_number=form.cleaned_data["nhs_number"])
         try:
             created = (
                 services.break_glass(
@@ -154,15 +132,12 @@ def break_glass(request: HttpRequest) -> HttpResponse:
         else:
             if created:
                 return redirect("person_detail", person_id=created[0].person_id)
-            audit.record(
-                Action.ACCESS_DENIED,
+            audit.record_denial(
                 actor=request.user,
                 agency=agency,
-                detail={
-                    "object": "break_glass",
-                    "reason": "nothing_to_open",
-                    "nhs_number": form.cleaned_data["nhs_number"],
-                },
+                what="break_glass",
+                reason="nothing_to_open",
+                nhs_number=form.cleaned_data["nhs_number"],
             )
             form.add_error(
                 "nhs_number",

@@ -201,8 +201,8 @@ def test_many_writers_at_once_never_fork_a_chain(chains):
 
 @override_settings(AUDIT_CHAINS=1)
 def test_a_read_that_finds_every_lane_busy_waits_and_still_writes_its_row(council, carol):
-    """audit.along_with takes only a free lane; finding none, the read's row is written as
-    record() writes it (waiting for this backend's lane) before the person is returned."""
+    """With every lane held by another transaction, the read's row waits for this backend's
+    lane and is written, on that chain, before the person is returned."""
     from caretrust.people.selectors import get_visible_person
     from tests.factories import CaseFileFactory, PersonFactory
 

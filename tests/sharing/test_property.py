@@ -1,6 +1,8 @@
 """Property: whatever sequence of grants, refusals, withdrawals, expiries, break-glass and
 staff moves happens, every agency sees exactly what a small reference model says it should,
-for every data class and case file, and the projection never drifts from the bases.
+for every data class and case file, through both shapes of the rule (row-wise and id-set,
+caretrust.sharing.visibility) for case files and people, and through ``granted_classes`` for
+the data classes of each file; and the projection never drifts from the bases.
 
 Each example builds its own small world (3 agencies, 2 clinicians each, 4 people with files
 at some of the agencies) inside a savepoint that is rolled back afterwards, so the examples
@@ -28,11 +30,12 @@ from caretrust.people.models import (
     CaseFileGroupObjectPermission,
     CaseFileUserObjectPermission,
     DataClass,
-    person_point_check,
+    Person,
     view_codename,
 )
 from caretrust.sharing import services as sharing
 from caretrust.sharing.models import Evidence, Grantor, Purpose, SharingBasis
+from caretrust.sharing.visibility import granted_classes
 from tests.factories import AgencyFactory, CaseFileFactory, PersonFactory, UserFactory
 
 AGENCIES = [
@@ -88,9 +91,10 @@ class World:
     roles: list[str]
     people: dict[int, Any]
     files: dict[tuple[int, int], CaseFile]
-    visibility_sql: dict[tuple[int, str, int | None], tuple[str, tuple[Any, ...]]]
-    # The point check (one person by id, as every detail read asks it), for every person.
-    point_sql: dict[tuple[int, int | None], tuple[str, tuple[Any, ...]]]
+    # (agency, data class, staff or None, listing): the SQL of CaseFile.objects.visible_to
+    visibility_sql: dict[tuple[int, str, int | None, bool], tuple[str, tuple[Any, ...]]]
+    # (agency, staff or None, listing): the SQL of Person.objects.visible_to
+    person_sql: dict[tuple[int, int | None, bool], tuple[str, tuple[Any, ...]]]
 
 
 def build_world() -> World:
@@ -114,29 +118,28 @@ def build_world() -> World:
                 person=people[p], agency=agencies[h], lead_worker=staff[h * STAFF_PER_AGENCY]
             )
     visibility_sql = {}
+    person_sql = {}
     for a, agency in enumerate(agencies):
         own = range(a * STAFF_PER_AGENCY, (a + 1) * STAFF_PER_AGENCY)
         others = [s for s in range(len(staff)) if s not in own]
         checks = [(dc, s) for dc in CLASSES for s in (None, *own)]
         checks += [(dc, s) for dc in CROSS_AGENCY_CLASSES for s in others]
-        for data_class, s in checks:
-            queryset = CaseFile.objects.visible_to(
-                agency, data_class, None if s is None else staff[s]
-            )
-            visibility_sql[(a, data_class, s)] = queryset.values_list(
-                "pk", flat=True
-            ).query.sql_with_params()
-    point_sql = {}
-    for a, agency in enumerate(agencies):
-        for s in (None, *range(len(staff))):
-            user = None if s is None else staff[s]
-            # The app's own statement and parameters, one arm per person (the id comes first).
-            checks = [person_point_check(agency, person.pk, user) for person in people.values()]
-            point_sql[(a, s)] = (
-                " UNION ALL ".join(f"({select.sql})" for select, _ in checks),
-                tuple(p for _, params in checks for p in params),
-            )
-    return World(agencies, staff, roles, people, files, visibility_sql, point_sql)
+        for listing in (False, True):
+            for data_class, s in checks:
+                queryset = CaseFile.objects.visible_to(
+                    agency, data_class, None if s is None else staff[s], listing=listing
+                )
+                visibility_sql[(a, data_class, s, listing)] = queryset.values_list(
+                    "pk", flat=True
+                ).query.sql_with_params()
+            for s in (None, *range(len(staff))):
+                people_seen = Person.objects.visible_to(
+                    agency, None if s is None else staff[s], listing=listing
+                )
+                person_sql[(a, s, listing)] = people_seen.values_list(
+                    "pk", flat=True
+                ).query.sql_with_params()
+    return World(agencies, staff, roles, people, files, visibility_sql, person_sql)
 
 
 class SharingWorld(RuleBasedStateMachine):
@@ -150,7 +153,7 @@ class SharingWorld(RuleBasedStateMachine):
         w = self.world
         self.agencies, self.staff, self.roles = w.agencies, w.staff, w.roles
         self.people, self.files, self.visibility_sql = w.people, w.files, w.visibility_sql
-        self.point_sql = w.point_sql
+        self.person_sql = w.person_sql
         self.member = [True] * len(self.staff)
         self.bases: list[Basis] = []
 
@@ -346,27 +349,42 @@ class SharingWorld(RuleBasedStateMachine):
 
     @invariant()
     def each_agency_sees_exactly_what_the_model_says(self) -> None:
+        """Both shapes of CaseFile.objects.visible_to, for every data class."""
         with connection.cursor() as cursor:
-            for (a, data_class, s), (sql, params) in self.visibility_sql.items():
+            for (a, data_class, s, listing), (sql, params) in self.visibility_sql.items():
                 cursor.execute(sql, params)
                 got = {row[0] for row in cursor.fetchall()}
                 # Someone else's break-glass never counts for this agency, whoever asks.
                 acting_for_a = s is not None and self._agency_of(s) == a
                 want = self.expected(a, data_class, s if acting_for_a else None)
-                assert got == want, (self.agencies[a].slug, data_class, s)
+                assert got == want, (self.agencies[a].slug, data_class, s, listing)
 
     @invariant()
-    def the_point_check_agrees_with_the_model(self) -> None:
-        """Person.objects.visible_by_pk (the rule as one fixed statement) answers for each
-        person what the reference model says of the person's files, for demographics."""
+    def each_agency_sees_exactly_the_people_the_model_says(self) -> None:
+        """Both shapes of Person.objects.visible_to (demographics in at least one file)."""
         with connection.cursor() as cursor:
-            for (a, s), (sql, params) in self.point_sql.items():
+            for (a, s, listing), (sql, params) in self.person_sql.items():
                 cursor.execute(sql, params)
                 got = {row[0] for row in cursor.fetchall()}
                 acting_for_a = s is not None and self._agency_of(s) == a
                 files = self.expected(a, DataClass.DEMOGRAPHICS, s if acting_for_a else None)
                 want = {self.people[p].pk for (p, _h), f in self.files.items() if f.pk in files}
-                assert got == want, (self.agencies[a].slug, s)
+                assert got == want, (self.agencies[a].slug, s, listing)
+
+    @invariant()
+    def each_files_data_classes_are_what_the_model_says(self) -> None:
+        """granted_classes (the id-set shape asked which classes, as a listing's page asks
+        it) names, for every file, exactly the classes the model lets the agency see."""
+        files = list(self.files.values())
+        for a, agency in enumerate(self.agencies):
+            for s in (None, *range(len(self.staff))):
+                acting_for_a = s is not None and self._agency_of(s) == a
+                user = None if s is None else self.staff[s]
+                seen = {dc: self.expected(a, dc, s if acting_for_a else None) for dc in CLASSES}
+                got = granted_classes(files, agency, user)
+                for f in files:
+                    want = {dc for dc in CLASSES if f.pk in seen[dc]}
+                    assert got[f.pk] == want, (self.agencies[a].slug, s, f.pk)
 
     @invariant()
     def the_projection_has_not_drifted(self) -> None:
