@@ -66,6 +66,13 @@ def test_get_schema_serves_the_openapi_document(client, db):
         "/api/v1/care-plans/{id}/end/",
         "/api/v1/addenda/",
         "/api/v1/addenda/{id}/",
+        "/api/v1/webhook-subscriptions/",
+        "/api/v1/webhook-subscriptions/{id}/",
+        "/api/v1/webhook-subscriptions/{id}/rotate-secret/",
+        "/api/v1/webhook-deliveries/",
+        "/api/v1/webhook-deliveries/{id}/",
+        "/api/v1/webhook-deliveries/{id}/attempts/",
+        "/api/v1/webhook-deliveries/{id}/resend/",
     }
 
 

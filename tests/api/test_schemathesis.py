@@ -66,6 +66,16 @@ EXPECTED_OPERATIONS = {
     "GET /api/v1/addenda/",
     "POST /api/v1/addenda/",
     "GET /api/v1/addenda/{id}/",
+    "GET /api/v1/webhook-subscriptions/",
+    "POST /api/v1/webhook-subscriptions/",
+    "GET /api/v1/webhook-subscriptions/{id}/",
+    "PATCH /api/v1/webhook-subscriptions/{id}/",
+    "DELETE /api/v1/webhook-subscriptions/{id}/",
+    "POST /api/v1/webhook-subscriptions/{id}/rotate-secret/",
+    "GET /api/v1/webhook-deliveries/",
+    "GET /api/v1/webhook-deliveries/{id}/",
+    "GET /api/v1/webhook-deliveries/{id}/attempts/",
+    "POST /api/v1/webhook-deliveries/{id}/resend/",
 }
 
 
@@ -99,6 +109,7 @@ def world(hospital: Any, council: Any, nina: Any, carol: Any) -> World:
     )
     persons = [str(own.person.pk), str(theirs.person.pk)]
     partner = make_partner(hospital, name="Hospital EPR (all scopes)")
+    subscriptions, deliveries = _webhooks(partner)
     return World(
         partner=partner,
         ids={
@@ -108,6 +119,11 @@ def world(hospital: Any, council: Any, nina: Any, carol: Any) -> World:
             "/api/v1/case-files/{id}/": [str(own.pk), str(theirs.pk)],
             "/api/v1/sharing-bases/{id}/": [str(given.pk), str(received.pk)],
             "/api/v1/sharing-bases/{id}/withdraw/": [str(given.pk), str(received.pk)],
+            "/api/v1/webhook-subscriptions/{id}/": subscriptions,
+            "/api/v1/webhook-subscriptions/{id}/rotate-secret/": subscriptions,
+            "/api/v1/webhook-deliveries/{id}/": deliveries,
+            "/api/v1/webhook-deliveries/{id}/attempts/": deliveries,
+            "/api/v1/webhook-deliveries/{id}/resend/": deliveries,
         },
     )
 
@@ -143,6 +159,33 @@ def _assessment_ids(
         "/api/v1/care-plans/{id}/end/": [str(e["authorised"].pk) for e in extra],
         "/api/v1/addenda/{id}/": [str(e["addendum"].pk) for e in extra],
     }
+def _webhooks(partner: Partner) -> tuple[list[str], list[str]]:
+    """Two webhook subscriptions of the client, each with a delivery of one event."""
+    from django.db import transaction
+
+    from caretrust.events import services as events
+    from caretrust.events import webhooks
+    from caretrust.events.models import WebhookDelivery
+
+    subscriptions = [
+        str(
+            webhooks.create_subscription(
+                client=partner.partner, url=f"https://epr{n}.example/hook", event_types=["*"]
+            ).subscription.pk
+        )
+        for n in range(2)
+    ]
+    with transaction.atomic():
+        events.emit(
+            "test.happened",
+            aggregate_type="thing",
+            aggregate_id="1",
+            payload={},
+            agencies=[partner.agency.pk],
+        )
+    events.dispatch_pending()
+    deliveries = [str(pk) for pk in WebhookDelivery.objects.values_list("pk", flat=True)]
+    return subscriptions, deliveries
 
 
 def _aim_at_real_records(case: Any, world: World) -> None:
