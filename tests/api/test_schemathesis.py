@@ -159,6 +159,8 @@ def _assessment_ids(
         "/api/v1/care-plans/{id}/end/": [str(e["authorised"].pk) for e in extra],
         "/api/v1/addenda/{id}/": [str(e["addendum"].pk) for e in extra],
     }
+
+
 def _webhooks(partner: Partner) -> tuple[list[str], list[str]]:
     """Two webhook subscriptions of the client, each with a delivery of one event."""
     from django.db import transaction
