@@ -252,60 +252,39 @@ def _section_form(section: Section, data: Any = None) -> Any:
     return form_class(data, initial=initial), questions
 
 
+NOT_ANSWERS = {"csrfmiddlewaretoken", "narrative", "version"}
+
+
 @agency_required
 def section_edit(request: HttpRequest, section_id: str) -> HttpResponse:
     """Edit a section. With htmx each change autosaves without a page load, carrying the
-    version it was based on; a stale save shows the conflict page, with both versions."""
+    version it was based on; a stale save shows the conflict page, with both versions.
+
+    A save goes straight to the service, which reads the section through the rule, checks
+    its author, and validates the answers against the form version (its messages are the
+    form's errors): the section and its questions are read again only to show a page."""
     agency = _agency(request)
+    if request.method == "POST":
+        response = _save(request, agency, section_id)
+        if response is not None:
+            return response
     section = selectors.get_section(
         user=request.user, agency=agency, section_id=section_id, purpose="edit"
     )
-    form, questions = _section_form(section, request.POST or None)
+    form, _ = _section_form(section, request.POST or None)
+    if request.method == "POST":
+        form.is_valid()
+        form._errors = type(form._errors)()  # the service's messages, not the form's own
+        for field, errors in getattr(request, "section_errors", {}).items():
+            form.add_error(field if field in form.fields else None, errors)
     can_edit = (
         section.author_id == request.user.pk
         and section.author_agency_id == agency.pk
         and not section.assessment.is_signed_off
         and section.status != SectionStatus.SIGNED
     )
-    saved = None
-    if request.method == "POST":
-        if not can_edit:
-            return _section_refusal(request, section)
-        if form.is_valid():
-            answers = {
-                q.key: form.cleaned_data.get(q.key)
-                for q in questions
-                if form.cleaned_data.get(q.key) not in (None, "")
-            }
-            try:
-                outcome = services.save_section(
-                    section_id=section.pk,
-                    answers=answers,
-                    narrative=form.cleaned_data.get("narrative") or "",
-                    based_on_version=form.cleaned_data["version"],
-                    by=request.user,
-                    agency=agency,
-                )
-            except ValidationError as exc:
-                forms.add_errors(form, exc)
-            else:
-                if outcome.conflict is not None:
-                    url = reverse("section_conflict", args=[outcome.conflict.pk])
-                    if request.htmx:  # type: ignore[attr-defined]
-                        response = HttpResponse(status=204)
-                        response["HX-Redirect"] = url
-                        return response
-                    return redirect(url)
-                saved = outcome.section
-        if request.htmx:  # type: ignore[attr-defined]
-            return render(
-                request,
-                "assessments/_save_status.html",
-                {"form": form, "saved": saved, "section": saved or section},
-            )
-        if saved is not None:
-            messages.success(request, f"{section.domain.title} saved.")
-            return redirect("section_edit", section_id=section.pk)
+    if request.method == "POST" and not can_edit:
+        return _section_refusal(request, section)
     return render(
         request,
         "assessments/section.html",
@@ -316,8 +295,50 @@ def section_edit(request: HttpRequest, section_id: str) -> HttpResponse:
             "form": form,
             "can_edit": can_edit,
         },
-        status=400 if request.method == "POST" and form.errors else 200,
+        status=400 if request.method == "POST" else 200,
     )
+
+
+def _save(request: HttpRequest, agency: Agency, section_id: str) -> HttpResponse | None:
+    """Save the posted answers. The response for htmx (the save's status, or the way to the
+    conflict page), or a redirect after a save; None to show the page with its errors."""
+    pk = selectors.is_uuid(section_id)
+    version = request.POST.get("version", "")
+    answers = {k: v for k, v in request.POST.items() if k not in NOT_ANSWERS}
+    errors: dict[str, list[str]] = {}
+    try:
+        if pk is None:
+            raise Http404("No such section.")
+        outcome = services.save_section(
+            section_id=pk,
+            answers=answers,
+            narrative=request.POST.get("narrative", ""),
+            based_on_version=int(version) if version.isdigit() else -1,
+            by=request.user,
+            agency=agency,
+        )
+    except Http404:
+        # Read it through the selector, which audits the denial and answers 404.
+        selectors.get_section(user=request.user, agency=agency, section_id=section_id)
+        raise
+    except ValidationError as exc:
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+        if request.htmx:  # type: ignore[attr-defined]
+            messages_ = [m for ms in errors.values() for m in ms]
+            return render(request, "assessments/_save_status.html", {"errors": messages_})
+        request.section_errors = errors  # type: ignore[attr-defined]
+        return None
+    if outcome.conflict is not None:
+        url = reverse("section_conflict", args=[outcome.conflict.pk])
+        if request.htmx:  # type: ignore[attr-defined]
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = url
+            return response
+        return redirect(url)
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "assessments/_save_status.html", {"saved": outcome.section})
+    messages.success(request, f"{outcome.section.domain.title} saved.")
+    return redirect("section_edit", section_id=outcome.section.pk)
 
 
 def _section_refusal(request: HttpRequest, section: Section) -> HttpResponse:

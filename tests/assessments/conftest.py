@@ -70,8 +70,11 @@ def write_and_sign(sec: Section, by: Any, agency: Any) -> Section:
 
 
 def complete(assessment: Assessment, by: Any, agency: Any) -> Assessment:
-    """Every section assigned to ``by`` (the lead), written and signed, then signed off."""
+    """Every section not yet signed assigned to ``by`` (the lead), written and signed, then
+    signed off."""
     for sec in Section.objects.filter(assessment=assessment).select_related("domain"):
+        if sec.status == "signed":
+            continue
         if sec.author_id is None:
             services.delegate_section(
                 section=sec, author=by, author_agency=agency, by=by, agency=agency

@@ -96,7 +96,7 @@ def test_a_bad_answer_is_a_form_error_and_changes_no_row(nina_client, assessment
     sec = section(assessment, "perspective")
     response = _post_section(nina_client, sec, {"wants_to_stay_home": "perhaps"}, 1)
     assert response.status_code == 400
-    assert "Select a valid choice" in response.content.decode()
+    assert "choose one of yes, no" in response.content.decode()
     response = _post_section(nina_client, sec, {"main_concern": "x" * 2001}, 1, **HTMX)
     assert "2,000 characters" in response.content.decode()
     sec.refresh_from_db()
