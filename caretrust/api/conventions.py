@@ -3,7 +3,6 @@ per-client rate limits, ETag/If-Match, and Idempotency-Key on POST."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
@@ -12,6 +11,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from django.core.cache.backends.base import BaseCache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
@@ -25,6 +25,8 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from caretrust.api.models import IdempotencyRecord
+from caretrust.ops.outage import is_database_unavailable, unavailable
+from caretrust.ops.redis_health import fallback_cache, redis_client, redis_health
 
 PROBLEM_TYPE_BASE = "https://caretrust.example/problems/"
 
@@ -81,7 +83,11 @@ def _field_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every error as application/problem+json (RFC 9457): type, title, status, detail, and
     for validation the field-level errors. 404 says nothing about why (hidden and missing
-    look the same)."""
+    look the same); the database unavailable is 503 with Retry-After."""
+    if is_database_unavailable(exc):
+        if connection.in_atomic_block:
+            transaction.set_rollback(True)  # nothing of the request commits
+        return unavailable(context["request"]._request)  # type: ignore[return-value]
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
@@ -169,12 +175,6 @@ class Cursor(CursorPagination):
         return parameters
 
 
-@functools.cache
-def _redis(url: str) -> redis.Redis:
-    """One client (and connection pool) per process for the rate limiter's counters."""
-    return redis.Redis.from_url(url)
-
-
 class PerClientThrottle(SimpleRateThrottle):
     """Per partner client (or per signed-in user) and per kind of request; 429 carries
     Retry-After.
@@ -186,6 +186,8 @@ class PerClientThrottle(SimpleRateThrottle):
     window's end a client may spend two budgets in quick succession, the usual price of fixed
     windows. Each window has its own key, so a counter whose expiry were ever lost would still
     never count against a later window.
+
+    With Redis unavailable the counters are kept per process (``caretrust.ops.redis_health``).
     """
 
     scope = "client"
@@ -207,23 +209,39 @@ class PerClientThrottle(SimpleRateThrottle):
     def count(self, key: str, *, ttl: int) -> int:
         """Count one request in the window's counter and return the window's total. The key is
         kept for two windows, so it cannot expire while its window is current."""
-        client = _redis(settings.REDIS_URL) if settings.REDIS_URL else None
-        if client is not None:
-            # One round trip, and no race: open the window at 0 if it is new, then count.
-            # (Django's cache API needs three: incr is exists-then-incr, then add on a miss.)
-            pipe = client.pipeline(transaction=False)
-            pipe.set(f"caretrust:{key}", 0, ex=ttl, nx=True)
-            pipe.incr(f"caretrust:{key}")
-            _, count = pipe.execute()
-            return int(count)
-        # Any other cache (local memory in development): count first, and open the window only
-        # on its first request (add loses to a concurrent opener, which has then counted the
-        # window's first request already).
+        if settings.REDIS_URL:
+            if redis_health.usable():
+                try:
+                    count = self._count_in_redis(redis_client(settings.REDIS_URL), key, ttl)
+                except redis.RedisError as exc:
+                    redis_health.failed(exc)
+                else:
+                    redis_health.worked()
+                    return count
+            redis_health.fell_back()
+            return self._count_in(fallback_cache, key, ttl)
+        return self._count_in(self.cache, key, ttl)
+
+    @staticmethod
+    def _count_in_redis(client: redis.Redis, key: str, ttl: int) -> int:
+        # One round trip, and no race: open the window at 0 if it is new, then count.
+        # (Django's cache API needs three: incr is exists-then-incr, then add on a miss.)
+        pipe = client.pipeline(transaction=False)
+        pipe.set(f"caretrust:{key}", 0, ex=ttl, nx=True)
+        pipe.incr(f"caretrust:{key}")
+        _, count = pipe.execute()
+        return int(count)
+
+    @staticmethod
+    def _count_in(cache: BaseCache, key: str, ttl: int) -> int:
+        # Any other cache (local memory): count first, and open the window only on its first
+        # request (add loses to a concurrent opener, which has then counted the window's first
+        # request already).
         try:
-            return int(self.cache.incr(key))
+            return int(cache.incr(key))
         except ValueError:
-            opened = self.cache.add(key, 1, ttl)
-            return 1 if opened else int(self.cache.incr(key))
+            opened = cache.add(key, 1, ttl)
+            return 1 if opened else int(cache.incr(key))
 
     def wait(self) -> float | None:
         return max(1.0, self.window_ends - self.timer())

@@ -7,12 +7,15 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.exception import response_for_exception
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+
+from caretrust.errors import error_response, reason_of
 
 
 def agency_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -33,7 +36,9 @@ def agency_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
         except (Http404, PermissionDenied) as exc:
             # Answer here, inside the request's transaction (ATOMIC_REQUESTS): an exception
             # escaping the view would roll back the denial just written to the audit trail.
-            # The response is the one Django gives for any other 404 or 403.
-            return response_for_exception(request, exc)
+            if settings.DEBUG and settings.DEBUG_ERROR_PAGES:
+                return response_for_exception(request, exc)
+            status = 404 if isinstance(exc, Http404) else 403
+            return error_response(request, status, detail=reason_of(exc))
 
     return wrapper

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from django.db import connection, transaction
@@ -66,9 +66,14 @@ def emit(
     aggregate_type: str,
     aggregate_id: object,
     payload: Mapping[str, Any],
+    agencies: Iterable[int] = (),
 ) -> OutboxEvent:
     """Write the event into the outbox in the caller's transaction, and hand it to its
-    handlers once that transaction commits. ``payload`` holds ids and amounts only."""
+    handlers once that transaction commits. ``payload`` holds ids and amounts only.
+
+    ``agencies`` (ids) are the agencies the event concerns, whose partner systems may be sent
+    it by webhook (each only while it may see the person the payload's ``person_id`` names,
+    see ``caretrust.events.webhooks``); none, the default, means no partner is sent it."""
     if not connection.in_atomic_block:
         raise RuntimeError(
             "emit() must run inside the transaction of the change it announces "
@@ -80,6 +85,7 @@ def emit(
         aggregate_id=str(aggregate_id),
         payload=dict(payload),
         request_id=request_id.get(),
+        agencies=sorted({int(a) for a in agencies}),
     )
     transaction.on_commit(lambda: _queue_dispatch(aggregate_type, str(aggregate_id)))
     return event

@@ -6,6 +6,7 @@ import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from caretrust.people.validators import (
     format_nhs_number,
     validate_date_of_birth,
     validate_nhs_number,
+    validate_nhs_number_for_birth_date,
     validate_not_in_future,
     validate_postcode,
 )
@@ -269,6 +271,12 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return f"{self.full_name} ({self.nhs_number_display})"
+
+    def clean(self) -> None:
+        # A Scottish CHI number encodes its holder's date of birth: one rule for the browser,
+        # the API and imports, all of which register through full_clean().
+        if self.nhs_number and isinstance(self.date_of_birth, date):
+            validate_nhs_number_for_birth_date(self.nhs_number, self.date_of_birth)
 
     @property
     def full_name(self) -> str:

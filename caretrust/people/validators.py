@@ -41,15 +41,94 @@ def nth_test_nhs_number(n: int) -> str:
     raise AssertionError("unreachable: one of two neighbouring serials has a check digit")
 
 
+# Where NHS numbers come from. The modulus 11 check digit (NHS Data Dictionary, "NHS NUMBER":
+# https://www.datadictionary.nhs.uk/attributes/nhs_number.html) is necessary but not enough:
+# the four UK health services issue their ten-digit numbers from separate ranges, so a number
+# outside every range was never issued, whatever its check digit says.
+#
+# - England, Wales and the Isle of Man (one shared scheme): 400 000 0000 to 499 999 9999 and
+#   600 000 0000 to 799 999 9999; England has since also issued numbers starting 3 above the
+#   CHI range and below Northern Ireland's (https://en.wikipedia.org/wiki/NHS_number, "Format,
+#   number ranges, and check characters", and the GIG Cymru / NHS Wales nhs-number library,
+#   https://docs.rs/crate/nhs-number/latest/source/docs/ranges/README.md).
+# - Scotland, the Community Health Index: 010 100 0000 to 311 299 9999. A CHI number is the
+#   date of birth as DDMMYY, two further digits, a sex digit (odd male, even female) and the
+#   same modulus 11 check digit (NHS Data Dictionary, "COMMUNITY HEALTH INDEX NUMBER":
+#   https://www.datadictionary.nhs.uk/attributes/community_health_index_number.html; Public
+#   Health Scotland's phsmethods::chi_check applies the same rules).
+# - Northern Ireland, the Health and Care number: 320 000 0001 to 399 999 9999 (ibid.).
+# - 999 000 0000 to 999 999 9999: valid by the check digit, never issued, for tests and demos.
+#
+# The NHS documentation's own example, 943 476 5919, is in no range; it is the number the
+# Data Dictionary and NHS England's guides show, and this project's help texts and tests use,
+# so it is accepted as a documentation example (like the 999 range, never a real person).
+class NhsNumberRange:
+    ENGLAND_AND_WALES = "England, Wales and the Isle of Man"
+    SCOTLAND_CHI = "Scotland (CHI)"
+    NORTHERN_IRELAND = "Northern Ireland (H&C)"
+    TEST = "test range (999)"
+    DOCUMENTATION = "documentation example"
+
+
+_RANGES: tuple[tuple[int, int, str], ...] = (
+    (101_000_000, 3_112_999_999, NhsNumberRange.SCOTLAND_CHI),
+    (3_113_000_000, 3_200_000_000, NhsNumberRange.ENGLAND_AND_WALES),
+    (3_200_000_001, 3_999_999_999, NhsNumberRange.NORTHERN_IRELAND),
+    (4_000_000_000, 4_999_999_999, NhsNumberRange.ENGLAND_AND_WALES),
+    (6_000_000_000, 7_999_999_999, NhsNumberRange.ENGLAND_AND_WALES),
+    (9_990_000_000, 9_999_999_999, NhsNumberRange.TEST),
+)
+DOCUMENTATION_EXAMPLES = frozenset({"9434765919"})
+
+_ASCII_DIGITS = re.compile(r"[0-9]*")
+
+
+def is_ascii_digits(value: str) -> bool:
+    """Only the ASCII digits 0-9: ``str.isdigit()`` also accepts "²" or Arabic-Indic digits,
+    which ``int()`` then refuses or reads as another number. The one digit rule for
+    identifiers (NHS numbers, ids in paths and query strings)."""
+    return bool(_ASCII_DIGITS.fullmatch(value))
+
+
+def nhs_number_range(digits: str) -> str | None:
+    """Which issuing range ten ASCII digits fall in, or None for none."""
+    if digits in DOCUMENTATION_EXAMPLES:
+        return NhsNumberRange.DOCUMENTATION
+    number = int(digits)
+    for low, high, name in _RANGES:
+        if low <= number <= high:
+            return name
+    return None
+
+
+def chi_birth_date(digits: str) -> date | None:
+    """The date of birth a CHI number's first six digits (DDMMYY) encode, or None when they
+    are not a date. The century is not encoded: of 19YY and 20YY, the latest not in the
+    future is taken (callers that know the date of birth compare day, month and year-of-century
+    only: see ``validate_nhs_number_for_birth_date``)."""
+    day, month, year = int(digits[0:2]), int(digits[2:4]), int(digits[4:6])
+    for century in (2000, 1900):
+        try:
+            candidate = date(century + year, month, day)
+        except ValueError:
+            return None
+        if candidate <= today_in_london() or century == 1900:
+            return candidate
+    return None  # pragma: no cover - the loop always returns
+
+
 def normalise_nhs_number(value: str) -> str:
-    """Accept "943 476 5919" or "9434765919"; return ten digits."""
+    """Accept "943 476 5919" or "9434765919"; return ten digits. The rules, in the order a
+    mistake is most likely: only ASCII digits and spaces, ten of them, the modulus 11 check
+    digit, an issuing range, and for Scotland's CHI range a real date of birth in its first
+    six digits. Each failure says which rule it broke (its ``code`` too)."""
     digits = re.sub(r"\s+", "", str(value))
     if not digits:
         raise ValidationError("Enter an NHS number: 10 digits, like 943 476 5919.", code="required")
-    if not digits.isdigit():
+    if not is_ascii_digits(digits):
         raise ValidationError(
-            "An NHS number contains only digits (spaces are allowed); it must be 10 digits, "
-            "like 943 476 5919.",
+            "An NHS number contains only digits, 0 to 9 (spaces are allowed); it must be "
+            "10 digits, like 943 476 5919.",
             code="not_digits",
         )
     if len(digits) != 10:
@@ -62,7 +141,40 @@ def normalise_nhs_number(value: str) -> str:
             "correctly.",
             code="bad_check_digit",
         )
+    issued_by = nhs_number_range(digits)
+    if issued_by is None:
+        raise ValidationError(
+            "This is not a valid NHS number: no NHS number is issued in this range (England "
+            "and Wales use numbers starting 4, 6 or 7, Scotland's CHI numbers start with a "
+            "date of birth, Northern Ireland's start 32 to 39, test numbers 999). Check it "
+            "was typed correctly.",
+            code="not_issued_range",
+        )
+    if issued_by == NhsNumberRange.SCOTLAND_CHI and chi_birth_date(digits) is None:
+        raise ValidationError(
+            "This is not a valid Scottish CHI number: its first six digits must be the date of "
+            f"birth as DDMMYY, and {digits[:6]} is not a date.",
+            code="chi_not_a_date",
+        )
     return digits
+
+
+def validate_nhs_number_for_birth_date(nhs_number: str, date_of_birth: date | None) -> None:
+    """A Scottish CHI number begins with its holder's date of birth (DDMMYY): where both are
+    known they must agree. Numbers of the other ranges encode nothing about their holder."""
+    if date_of_birth is None or nhs_number_range(nhs_number) != NhsNumberRange.SCOTLAND_CHI:
+        return
+    if nhs_number[:6] != date_of_birth.strftime("%d%m%y"):
+        raise ValidationError(
+            {
+                "nhs_number": ValidationError(
+                    "This Scottish CHI number does not match the date of birth: its first six "
+                    f"digits ({nhs_number[:6]}) must be the date of birth as DDMMYY "
+                    f"({date_of_birth.strftime('%d%m%y')}). Check both were typed correctly.",
+                    code="chi_date_of_birth_mismatch",
+                )
+            }
+        )
 
 
 def validate_nhs_number(value: str) -> None:

@@ -18,6 +18,8 @@ READ_METHODS = {"get", "head", "options"}
 MATRIX_MODULES = [
     "tests.api.test_permission_matrix",
     "tests.referrals.test_api_permission_matrix",
+    "tests.assessments.test_api_permission_matrix",
+    "tests.events.test_api_permission_matrix",
 ]
 
 

@@ -58,6 +58,41 @@ EXPECTED_OPERATIONS = {
     "PATCH /api/v1/hospital-stays/{id}/",
     "POST /api/v1/hospital-stays/{id}/discharge/",
     "POST /api/v1/hospital-stays/{id}/ready-date/",
+    # assessments/api.py
+    "GET /api/v1/assessments/",
+    "POST /api/v1/assessments/",
+    "GET /api/v1/assessments/{id}/",
+    "POST /api/v1/assessments/{id}/sign-off/",
+    "POST /api/v1/assessments/{id}/adopt/",
+    "GET /api/v1/sections/",
+    "GET /api/v1/sections/{id}/",
+    "PATCH /api/v1/sections/{id}/",
+    "POST /api/v1/sections/{id}/sign/",
+    "POST /api/v1/sections/{id}/delegate/",
+    "GET /api/v1/scales/",
+    "POST /api/v1/scales/",
+    "GET /api/v1/scales/{id}/",
+    "GET /api/v1/meetings/",
+    "POST /api/v1/meetings/",
+    "GET /api/v1/meetings/{id}/",
+    "GET /api/v1/care-plans/",
+    "POST /api/v1/care-plans/",
+    "GET /api/v1/care-plans/{id}/",
+    "POST /api/v1/care-plans/{id}/authorise/",
+    "POST /api/v1/care-plans/{id}/end/",
+    "GET /api/v1/addenda/",
+    "POST /api/v1/addenda/",
+    "GET /api/v1/addenda/{id}/",
+    "GET /api/v1/webhook-subscriptions/",
+    "POST /api/v1/webhook-subscriptions/",
+    "GET /api/v1/webhook-subscriptions/{id}/",
+    "PATCH /api/v1/webhook-subscriptions/{id}/",
+    "DELETE /api/v1/webhook-subscriptions/{id}/",
+    "POST /api/v1/webhook-subscriptions/{id}/rotate-secret/",
+    "GET /api/v1/webhook-deliveries/",
+    "GET /api/v1/webhook-deliveries/{id}/",
+    "GET /api/v1/webhook-deliveries/{id}/attempts/",
+    "POST /api/v1/webhook-deliveries/{id}/resend/",
 }
 
 
@@ -91,9 +126,12 @@ def world(hospital: Any, council: Any, nina: Any, carol: Any) -> World:
     )
     persons = [str(own.person.pk), str(theirs.person.pk)]
     referral, stay, service = _referrals_world(hospital, nina, own.person)
+    partner = make_partner(hospital, name="Hospital EPR (all scopes)")
+    subscriptions, deliveries = _webhooks(partner)
     return World(
-        partner=make_partner(hospital, name="Hospital EPR (all scopes)"),
+        partner=partner,
         ids={
+            **_assessment_ids(own, theirs, partner, hospital, council, carol),
             "/api/v1/persons/{id}/": persons,
             "/api/v1/persons/{id}/access-report/": persons,
             "/api/v1/case-files/{id}/": [str(own.pk), str(theirs.pk)],
@@ -117,6 +155,11 @@ def world(hospital: Any, council: Any, nina: Any, carol: Any) -> World:
             "/api/v1/hospital-stays/{id}/": [stay, stay],
             "/api/v1/hospital-stays/{id}/discharge/": [stay, stay],
             "/api/v1/hospital-stays/{id}/ready-date/": [stay, stay],
+            "/api/v1/webhook-subscriptions/{id}/": subscriptions,
+            "/api/v1/webhook-subscriptions/{id}/rotate-secret/": subscriptions,
+            "/api/v1/webhook-deliveries/{id}/": deliveries,
+            "/api/v1/webhook-deliveries/{id}/attempts/": deliveries,
+            "/api/v1/webhook-deliveries/{id}/resend/": deliveries,
         },
     )
 
@@ -149,6 +192,68 @@ def _referrals_world(hospital: Any, nina: Any, person: Any) -> tuple[str, str, s
         admitted_on=today_in_london() - dt.timedelta(days=5),
     )
     return str(referral.pk), str(stay.pk), str(service.pk)
+
+
+def _assessment_ids(
+    own: Any, theirs: Any, partner: Partner, hospital: Any, council: Any, carol: Any
+) -> dict[str, list[str]]:
+    """An assessment of each kind, the hospital's own (its client leads it) and one the
+    council shares, with their sections, scales, meetings, care plans and addenda."""
+    from tests.assessments.factories import contact_assessment, meeting_plans_addendum
+
+    svc = partner.partner.service_user
+    mine = contact_assessment(own, svc, hospital, sign_off=True)
+    shared = contact_assessment(theirs, carol, council, sign_off=True)
+    extra = [
+        meeting_plans_addendum(mine, svc, hospital),
+        meeting_plans_addendum(shared, carol, council),
+    ]
+    assessments = [str(mine.pk), str(shared.pk)]
+    sections = [str(a.sections.get(domain__key="senses").pk) for a in (mine, shared)]
+    plans = [str(e["draft"].pk) for e in extra]
+    return {
+        "/api/v1/assessments/{id}/": assessments,
+        "/api/v1/assessments/{id}/sign-off/": assessments,
+        "/api/v1/assessments/{id}/adopt/": assessments,
+        "/api/v1/sections/{id}/": sections,
+        "/api/v1/sections/{id}/sign/": sections,
+        "/api/v1/sections/{id}/delegate/": sections,
+        "/api/v1/scales/{id}/": [str(a.scales.get().pk) for a in (mine, shared)],
+        "/api/v1/meetings/{id}/": [str(e["meeting"].pk) for e in extra],
+        "/api/v1/care-plans/{id}/": plans,
+        "/api/v1/care-plans/{id}/authorise/": plans,
+        "/api/v1/care-plans/{id}/end/": [str(e["authorised"].pk) for e in extra],
+        "/api/v1/addenda/{id}/": [str(e["addendum"].pk) for e in extra],
+    }
+
+
+def _webhooks(partner: Partner) -> tuple[list[str], list[str]]:
+    """Two webhook subscriptions of the client, each with a delivery of one event."""
+    from django.db import transaction
+
+    from caretrust.events import services as events
+    from caretrust.events import webhooks
+    from caretrust.events.models import WebhookDelivery
+
+    subscriptions = [
+        str(
+            webhooks.create_subscription(
+                client=partner.partner, url=f"https://epr{n}.example/hook", event_types=["*"]
+            ).subscription.pk
+        )
+        for n in range(2)
+    ]
+    with transaction.atomic():
+        events.emit(
+            "test.happened",
+            aggregate_type="thing",
+            aggregate_id="1",
+            payload={},
+            agencies=[partner.agency.pk],
+        )
+    events.dispatch_pending()
+    deliveries = [str(pk) for pk in WebhookDelivery.objects.values_list("pk", flat=True)]
+    return subscriptions, deliveries
 
 
 def _aim_at_real_records(case: Any, world: World) -> None:

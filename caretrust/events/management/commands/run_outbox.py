@@ -4,11 +4,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from caretrust.events.services import dispatch_pending
+from caretrust.events.webhooks import deliver_due
 
 
 class Command(BaseCommand):
     help = (
-        "Dispatch every pending domain event that is due (what Celery beat's sweep does). "
+        "Dispatch every pending domain event that is due, then attempt the partner webhook "
+        "deliveries that are due (what Celery beat's two sweeps do). "
         "With --loop, keep sweeping: for a machine without Redis."
     )
 
@@ -21,6 +23,9 @@ class Command(BaseCommand):
             done = dispatch_pending()
             if done or options["verbosity"] >= 2:
                 self.stdout.write(f"Dispatched {done} event(s).")
+            delivered = deliver_due()
+            if delivered or options["verbosity"] >= 2:
+                self.stdout.write(f"Delivered {delivered} webhook(s).")
             if not options["loop"]:
                 return
             time.sleep(options["interval"])

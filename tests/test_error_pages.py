@@ -1,0 +1,119 @@
+"""Errors are pages in the NHS.UK look (problem documents under /api/), the same bytes for "not
+found" and "not visible", and Django's debug pages only when a developer asks for them."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from caretrust.people import selectors
+from tests.conftest import signed_in
+from tests.factories import CaseFileFactory, PersonFactory
+
+DEBUG_LEAKS = ("Using the URLconf", "Traceback", "DEBUG = True", "Request Method")
+
+
+@pytest.fixture(params=[False, True], ids=["production", "make-run-debug"])
+def debug(request, settings):
+    """Both ways the app runs: DEBUG off, and make run's DEBUG on without DEBUG_ERROR_PAGES."""
+    settings.DEBUG = request.param
+    settings.DEBUG_ERROR_PAGES = False
+    return request.param
+
+
+def _assert_styled(response, status, heading):
+    assert response.status_code == status
+    page = response.content.decode()
+    assert response["Content-Type"].startswith("text/html")
+    assert "nhsuk-header" in page, "not the styled page"
+    assert heading in page
+    for leak in DEBUG_LEAKS:
+        assert leak not in page
+
+
+def test_a_person_not_visible_and_one_that_does_not_exist_get_the_same_bytes(
+    debug, carol, outsider_agency, oscar
+):
+    hidden = CaseFileFactory(agency=outsider_agency, lead_worker=oscar, person=PersonFactory())
+    client = signed_in(carol)
+
+    not_visible = client.get(reverse("person_detail", args=[hidden.person.pk]))
+    missing = client.get(reverse("person_detail", args=[uuid.uuid4()]))
+
+    _assert_styled(not_visible, 404, "Page not found")
+    assert not_visible.content == missing.content
+
+
+def test_an_unknown_address_gets_the_styled_page_not_a_list_of_urls(debug, carol_client):
+    _assert_styled(carol_client.get("/no/such/page/"), 404, "Page not found")
+
+
+def test_a_refused_write_gets_the_styled_403_with_its_reason(
+    debug, nina, council_file, council, hospital, carol
+):
+    from tests.factories import share
+
+    share(council_file.person, holder=council, recipient=hospital, by=carol)
+
+    response = signed_in(nina).post(
+        reverse("note_create"),
+        {"case_file": str(council_file.pk), "data_class": "clinical_notes", "text": "Visited."},
+    )
+
+    _assert_styled(response, 403, "You cannot do this")
+
+
+def test_an_unexpected_error_gets_the_styled_500_page_with_a_reference(
+    debug, carol_client, monkeypatch
+):
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(selectors, "caseload", broken)
+    carol_client.raise_request_exception = False
+
+    response = carol_client.get(reverse("caseload"))
+
+    _assert_styled(response, 500, "Sorry, there is a problem with the service")
+    assert response["X-Request-ID"] in response.content.decode()
+
+
+def test_an_unexpected_error_in_the_api_is_a_problem_document_with_the_request_id(
+    debug, carol_client, monkeypatch
+):
+    from caretrust.api import views
+
+    def broken(self, request, *args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views.PersonViewSet, "list", broken)
+    carol_client.raise_request_exception = False
+
+    response = carol_client.get("/api/v1/persons/?family_name=Smith")
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == 500
+    assert body["request_id"] == response["X-Request-ID"]
+    assert "a bug" not in response.content.decode()
+
+
+def test_an_unknown_api_address_is_a_problem_document(debug, carol_client):
+    response = carol_client.get("/api/v1/no-such-thing/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["title"] == "Not found"
+
+
+def test_a_developer_who_asks_gets_django_s_debug_page(settings, carol_client):
+    settings.DEBUG = True
+    settings.DEBUG_ERROR_PAGES = True
+
+    response = carol_client.get("/no/such/page/")
+
+    assert response.status_code == 404
+    assert "Using the URLconf" in response.content.decode()
