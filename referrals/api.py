@@ -78,7 +78,7 @@ def conflict(exc: Exception) -> Problem:
 # --- Serializers ------------------------------------------------------------------------------
 
 
-class ServiceSerializer(serializers.ModelSerializer):
+class ReferralServiceSerializer(serializers.ModelSerializer):
     agency: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         source="team.agency", slug_field="slug", read_only=True
     )
@@ -203,32 +203,32 @@ class ReferralCreateSerializer(StrictSerializerMixin, serializers.Serializer):
     )
 
 
-class DeclineSerializer(StrictSerializerMixin, serializers.Serializer):
+class ReferralDeclineSerializer(StrictSerializerMixin, serializers.Serializer):
     decline_reason = serializers.ChoiceField(choices=DeclineReason.choices)
     reason = serializers.CharField(max_length=2000, required=False, default="")
 
 
-class RedirectSerializer(StrictSerializerMixin, serializers.Serializer):
+class ReferralRedirectSerializer(StrictSerializerMixin, serializers.Serializer):
     to_service = ServiceRefField()
     reason = serializers.CharField(max_length=2000)
 
 
-class ReasonSerializer(StrictSerializerMixin, serializers.Serializer):
+class ReferralReasonSerializer(StrictSerializerMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class EmptySerializer(StrictSerializerMixin, serializers.Serializer):
+class ReferralStepSerializer(StrictSerializerMixin, serializers.Serializer):
     pass
 
 
-class EndEpisodeSerializer(StrictSerializerMixin, serializers.Serializer):
+class EpisodeEndSerializer(StrictSerializerMixin, serializers.Serializer):
     outcome = serializers.ChoiceField(choices=Outcome.choices)
     ended_on = serializers.DateField(required=False, default=None, input_formats=["%Y-%m-%d"])
     handover_to = ServiceRefField(required=False, allow_null=True, default=None)
     assessment_id = serializers.UUIDField(required=False, allow_null=True, default=None)
 
 
-class StaySerializer(serializers.ModelSerializer):
+class HospitalStaySerializer(serializers.ModelSerializer):
     person = serializers.UUIDField(source="case_file.person_id", read_only=True)
     hospital: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         source="case_file.agency", slug_field="slug", read_only=True
@@ -262,7 +262,7 @@ class StaySerializer(serializers.ModelSerializer):
         return stays.delay_days(obj)
 
 
-class AdmissionSerializer(StrictSerializerMixin, serializers.Serializer):
+class HospitalAdmissionSerializer(StrictSerializerMixin, serializers.Serializer):
     person = serializers.UUIDField()
     ward = serializers.CharField(max_length=100)
     admitted_on = serializers.DateField(input_formats=["%Y-%m-%d"])
@@ -281,7 +281,7 @@ class AdmissionSerializer(StrictSerializerMixin, serializers.Serializer):
     )
 
 
-class StayUpdateSerializer(StrictSerializerMixin, serializers.Serializer):
+class HospitalStayUpdateSerializer(StrictSerializerMixin, serializers.Serializer):
     ward = serializers.CharField(max_length=100, required=False)
     pathway = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=3)
     delay_reason: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
@@ -293,12 +293,12 @@ class StayUpdateSerializer(StrictSerializerMixin, serializers.Serializer):
     )
 
 
-class ReadyDateSerializer(StrictSerializerMixin, serializers.Serializer):
+class ReadyDateReviewSerializer(StrictSerializerMixin, serializers.Serializer):
     discharge_ready_on = serializers.DateField(allow_null=True, input_formats=["%Y-%m-%d"])
     note = serializers.CharField(max_length=300, required=False, default="")
 
 
-class DischargeSerializer(StrictSerializerMixin, serializers.Serializer):
+class HospitalDischargeSerializer(StrictSerializerMixin, serializers.Serializer):
     discharged_on = serializers.DateField(input_formats=["%Y-%m-%d"])
     early_reason = serializers.CharField(max_length=300, required=False, default="")
 
@@ -313,16 +313,16 @@ class ServiceCursor(Cursor):
 @extend_schema_view(
     list=extend_schema(
         summary="The service catalogue",
-        responses={200: ServiceSerializer(many=True), **COMMON_ERRORS},
+        responses={200: ReferralServiceSerializer(many=True), **COMMON_ERRORS},
     ),
     retrieve=extend_schema(
-        summary="One service", responses={200: ServiceSerializer, **COMMON_ERRORS}
+        summary="One service", responses={200: ReferralServiceSerializer, **COMMON_ERRORS}
     ),
 )
 class ServiceViewSet(AgencyScopedViewSet):
     """The area's catalogue: not people's data, the same for every agency."""
 
-    serializer_class = ServiceSerializer
+    serializer_class = ReferralServiceSerializer
     scope_group = "referrals"
     pagination_class = ServiceCursor
     queryset = Service.objects.none()
@@ -456,7 +456,7 @@ class ReferralViewSet(AgencyScopedViewSet):
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str) -> Response:
         return self._step(
-            request, EmptySerializer, lambda r, d: services.claim_referral(**self._kw(r))
+            request, ReferralStepSerializer, lambda r, d: services.claim_referral(**self._kw(r))
         )
 
     @extend_schema(
@@ -467,7 +467,7 @@ class ReferralViewSet(AgencyScopedViewSet):
     @action(detail=True, methods=["post"])
     def release(self, request: Request, pk: str) -> Response:
         return self._step(
-            request, EmptySerializer, lambda r, d: services.release_referral(**self._kw(r))
+            request, ReferralStepSerializer, lambda r, d: services.release_referral(**self._kw(r))
         )
 
     @extend_schema(
@@ -478,19 +478,19 @@ class ReferralViewSet(AgencyScopedViewSet):
     @action(detail=True, methods=["post"])
     def accept(self, request: Request, pk: str) -> Response:
         return self._step(
-            request, EmptySerializer, lambda r, d: services.accept_referral(**self._kw(r))
+            request, ReferralStepSerializer, lambda r, d: services.accept_referral(**self._kw(r))
         )
 
     @extend_schema(
         summary="Decline, with a reason",
-        request=DeclineSerializer,
+        request=ReferralDeclineSerializer,
         responses={200: ReferralSerializer, **WRITE_ERRORS, **CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def decline(self, request: Request, pk: str) -> Response:
         return self._step(
             request,
-            DeclineSerializer,
+            ReferralDeclineSerializer,
             lambda r, d: services.decline_referral(
                 **self._kw(r), reason_code=d["decline_reason"], reason=d["reason"]
             ),
@@ -498,24 +498,28 @@ class ReferralViewSet(AgencyScopedViewSet):
 
     @extend_schema(
         summary="Redirect to another service",
-        request=RedirectSerializer,
+        request=ReferralRedirectSerializer,
         responses={200: ReferralSerializer, **WRITE_ERRORS, **CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def redirect(self, request: Request, pk: str) -> Response:
         return self._step(
-            request, RedirectSerializer, lambda r, d: services.redirect_referral(**self._kw(r), **d)
+            request,
+            ReferralRedirectSerializer,
+            lambda r, d: services.redirect_referral(**self._kw(r), **d),
         )
 
     @extend_schema(
         summary="Withdraw (the referrer, before acceptance)",
-        request=ReasonSerializer,
+        request=ReferralReasonSerializer,
         responses={200: ReferralSerializer, **WRITE_ERRORS, **CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def withdraw(self, request: Request, pk: str) -> Response:
         return self._step(
-            request, ReasonSerializer, lambda r, d: services.withdraw_referral(**self._kw(r), **d)
+            request,
+            ReferralReasonSerializer,
+            lambda r, d: services.withdraw_referral(**self._kw(r), **d),
         )
 
     @extend_schema(
@@ -526,18 +530,18 @@ class ReferralViewSet(AgencyScopedViewSet):
     @action(detail=True, methods=["post"], url_path="start-episode")
     def start_episode(self, request: Request, pk: str) -> Response:
         return self._step(
-            request, EmptySerializer, lambda r, d: services.start_episode(**self._kw(r))
+            request, ReferralStepSerializer, lambda r, d: services.start_episode(**self._kw(r))
         )
 
     @extend_schema(
         summary="End the episode, with its outcome",
-        request=EndEpisodeSerializer,
+        request=EpisodeEndSerializer,
         responses={200: ReferralSerializer, **WRITE_ERRORS, **CONFLICT},
     )
     @action(detail=True, methods=["post"], url_path="end-episode")
     def end_episode(self, request: Request, pk: str) -> Response:
         return self._step(
-            request, EndEpisodeSerializer, lambda r, d: services.end_episode(**self._kw(r), **d)
+            request, EpisodeEndSerializer, lambda r, d: services.end_episode(**self._kw(r), **d)
         )
 
 
@@ -557,17 +561,17 @@ class StayFilter(StrictFilterSet):
 @extend_schema_view(
     list=extend_schema(
         summary="Hospital stays your agency may see",
-        responses={200: StaySerializer(many=True), **COMMON_ERRORS},
+        responses={200: HospitalStaySerializer(many=True), **COMMON_ERRORS},
     ),
     retrieve=extend_schema(
-        summary="Read a hospital stay", responses={200: StaySerializer, **COMMON_ERRORS}
+        summary="Read a hospital stay", responses={200: HospitalStaySerializer, **COMMON_ERRORS}
     ),
 )
 class HospitalStayViewSet(AgencyScopedViewSet):
     """For a hospital's patient administration system: admissions, board-round discharge
     ready dates, pathway and reason for delay, discharge."""
 
-    serializer_class = StaySerializer
+    serializer_class = HospitalStaySerializer
     filterset_class = StayFilter
     scope_group = "referrals"
     pagination_class = StayCursor
@@ -604,12 +608,12 @@ class HospitalStayViewSet(AgencyScopedViewSet):
     @extend_schema(
         summary="Record an admission",
         parameters=[IDEMPOTENCY_KEY],
-        request=AdmissionSerializer,
-        responses={201: StaySerializer, **WRITE_ERRORS},
+        request=HospitalAdmissionSerializer,
+        responses={201: HospitalStaySerializer, **WRITE_ERRORS},
     )
     @idempotent
     def create(self, request: Request) -> Response:
-        body = AdmissionSerializer(data=request.data)
+        body = HospitalAdmissionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         person = get_visible_person(
@@ -631,9 +635,9 @@ class HospitalStayViewSet(AgencyScopedViewSet):
     @extend_schema(
         summary="Change the ward, pathway (0-3) or reason for delay",
         parameters=[IF_MATCH],
-        request=StayUpdateSerializer,
+        request=HospitalStayUpdateSerializer,
         responses={
-            200: StaySerializer,
+            200: HospitalStaySerializer,
             **COMMON_ERRORS,
             **_problem(412, "Stale ETag."),
             **_problem(428, "If-Match missing."),
@@ -643,7 +647,7 @@ class HospitalStayViewSet(AgencyScopedViewSet):
         stay = self.get_object()
         self._holder(stay)
         version = required_version(request, stay)
-        body = StayUpdateSerializer(data=request.data, partial=True)
+        body = HospitalStayUpdateSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         try:
             updated = stays.update_stay(
@@ -659,14 +663,14 @@ class HospitalStayViewSet(AgencyScopedViewSet):
 
     @extend_schema(
         summary="A board round's discharge ready date",
-        request=ReadyDateSerializer,
-        responses={200: StaySerializer, **WRITE_ERRORS},
+        request=ReadyDateReviewSerializer,
+        responses={200: HospitalStaySerializer, **WRITE_ERRORS},
     )
     @action(detail=True, methods=["post"], url_path="ready-date")
     def ready_date(self, request: Request, pk: str) -> Response:
         stay = self.get_object()
         self._holder(stay)
-        body = ReadyDateSerializer(data=request.data)
+        body = ReadyDateReviewSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         updated = stays.review_ready_date(
             stay=stay, agency=self.agency, by=request.user, **body.validated_data
@@ -675,14 +679,14 @@ class HospitalStayViewSet(AgencyScopedViewSet):
 
     @extend_schema(
         summary="Record the discharge",
-        request=DischargeSerializer,
-        responses={200: StaySerializer, **WRITE_ERRORS},
+        request=HospitalDischargeSerializer,
+        responses={200: HospitalStaySerializer, **WRITE_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def discharge(self, request: Request, pk: str) -> Response:
         stay = self.get_object()
         self._holder(stay)
-        body = DischargeSerializer(data=request.data)
+        body = HospitalDischargeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         updated = stays.record_discharge(
             stay=stay, agency=self.agency, by=request.user, **body.validated_data
