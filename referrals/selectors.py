@@ -201,6 +201,7 @@ class Dashboard:
     overdue: int
     answered: int
     answered_in_time: int
+    active: int = 0  # episodes running: for a bed service, beds occupied
 
     @property
     def share_in_time(self) -> float | None:
@@ -222,6 +223,7 @@ def team_dashboard(*, user: Any, agency: Agency, team: Team | None = None) -> li
         .values("service_id")
         .annotate(
             waiting=Count("pk", filter=Q(status=Status.RECEIVED)),
+            active=Count("pk", filter=Q(status=Status.EPISODE_ACTIVE)),
             due_today=Count(
                 "pk", filter=Q(status=Status.RECEIVED, due_at__gt=now, due_at__lte=end_today)
             ),
@@ -250,6 +252,7 @@ def team_dashboard(*, user: Any, agency: Agency, team: Team | None = None) -> li
                 c.get("overdue", 0),
                 c.get("answered", 0),
                 c.get("in_time", 0),
+                c.get("active", 0),
             )
         )
     return out

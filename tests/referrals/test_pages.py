@@ -230,3 +230,40 @@ def test_the_catalogue_and_rules_are_for_administrators(
     )
     assert signed_in(adam).get(reverse("referrals:rules")).status_code == 200
     assert signed_in(rita).get(reverse("referrals:rules")).status_code == 403
+
+
+def test_an_administrator_changes_a_service_in_the_browser(
+    community: Any, rapid: Any, adam: Any
+) -> None:
+    url = reverse("referrals:service_edit", args=[rapid.slug])
+    form = {
+        "version": rapid.version,
+        "name": "Rapid response (24/7)",
+        "kind": "rapid_response",
+        "response_hours": "2",
+        "max_episode_days": "14",
+        "settings": ["home"],
+        "districts": "hx1 HX2",
+        "active": "on",
+    }
+    response = signed_in(adam).post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    rapid.refresh_from_db()
+    assert rapid.name == "Rapid response (24/7)" and rapid.postcode_districts == ["HX1", "HX2"]
+    assert rapid.settings == ["home"] and rapid.version == 2
+    stale = signed_in(adam).post(url, {**form, "name": "Older edit"})
+    assert stale.status_code == 400 and "Someone changed this service" in stale.content.decode()
+
+
+def test_the_dashboard_shows_beds_occupied(community: Any, rapid_team: Any, rita: Any) -> None:
+    from referrals import services
+    from tests.referrals.factories import ServiceFactory
+
+    beds = ServiceFactory(
+        team=rapid_team, name="Beds", slug="beds", kind="step_up_down_beds", bed_capacity=12
+    )
+    referral = internal_referral(community, rita, beds)
+    services.accept_referral(referral=referral, agency=community, by=rita)
+    services.start_episode(referral=referral, agency=community, by=rita)
+    page = signed_in(rita).get(reverse("referrals:home")).content.decode()
+    assert "1 of 12 beds" in page
