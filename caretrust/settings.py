@@ -211,6 +211,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "caretrust.sharing.tasks.expire_lapsed_bases",
         "schedule": 300.0,
     },
+    # Referrals past their response target, escalated once each; 2003 Act delay charges.
+    "sweep-referral-breaches": {"task": "referrals.tasks.sweep_breaches", "schedule": 60.0},
+    "charge-delayed-discharges": {
+        "task": "referrals.tasks.charge_delays",
+        "schedule": crontab(hour=1, minute=15),
+    },
     "recompute-sharing-projection": {
         "task": "caretrust.sharing.tasks.recompute_sharing_projection",
         "schedule": crontab(hour=2, minute=30),

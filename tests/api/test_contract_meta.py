@@ -47,6 +47,28 @@ def test_get_schema_serves_the_openapi_document(client, db):
         "/api/v1/sharing-bases/",
         "/api/v1/sharing-bases/{id}/",
         "/api/v1/sharing-bases/{id}/withdraw/",
+        # referrals/
+        "/api/v1/referral-services/",
+        "/api/v1/referral-services/{id}/",
+        "/api/v1/referrals/",
+        "/api/v1/referrals/{id}/",
+        *(
+            f"/api/v1/referrals/{{id}}/{step}/"
+            for step in (
+                "accept",
+                "claim",
+                "decline",
+                "end-episode",
+                "redirect",
+                "release",
+                "start-episode",
+                "withdraw",
+            )
+        ),
+        "/api/v1/hospital-stays/",
+        "/api/v1/hospital-stays/{id}/",
+        "/api/v1/hospital-stays/{id}/discharge/",
+        "/api/v1/hospital-stays/{id}/ready-date/",
         # assessments/api.py
         "/api/v1/assessments/",
         "/api/v1/assessments/{id}/",

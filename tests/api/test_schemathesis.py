@@ -41,6 +41,23 @@ EXPECTED_OPERATIONS = {
     "POST /api/v1/sharing-bases/",
     "GET /api/v1/sharing-bases/{id}/",
     "POST /api/v1/sharing-bases/{id}/withdraw/",
+    # referrals/
+    "GET /api/v1/referral-services/",
+    "GET /api/v1/referral-services/{id}/",
+    "GET /api/v1/referrals/",
+    "POST /api/v1/referrals/",
+    "GET /api/v1/referrals/{id}/",
+    *(
+        f"POST /api/v1/referrals/{{id}}/{step}/"
+        for step in ("accept", "claim", "decline", "end-episode", "redirect", "release")
+    ),
+    *(f"POST /api/v1/referrals/{{id}}/{step}/" for step in ("start-episode", "withdraw")),
+    "GET /api/v1/hospital-stays/",
+    "POST /api/v1/hospital-stays/",
+    "GET /api/v1/hospital-stays/{id}/",
+    "PATCH /api/v1/hospital-stays/{id}/",
+    "POST /api/v1/hospital-stays/{id}/discharge/",
+    "POST /api/v1/hospital-stays/{id}/ready-date/",
     # assessments/api.py
     "GET /api/v1/assessments/",
     "POST /api/v1/assessments/",
@@ -108,6 +125,7 @@ def world(hospital: Any, council: Any, nina: Any, carol: Any) -> World:
         theirs.person, holder=council, recipient=hospital, by=carol, classes=DataClass.values
     )
     persons = [str(own.person.pk), str(theirs.person.pk)]
+    referral, stay, service = _referrals_world(hospital, nina, own.person)
     partner = make_partner(hospital, name="Hospital EPR (all scopes)")
     subscriptions, deliveries = _webhooks(partner)
     return World(
@@ -119,6 +137,24 @@ def world(hospital: Any, council: Any, nina: Any, carol: Any) -> World:
             "/api/v1/case-files/{id}/": [str(own.pk), str(theirs.pk)],
             "/api/v1/sharing-bases/{id}/": [str(given.pk), str(received.pk)],
             "/api/v1/sharing-bases/{id}/withdraw/": [str(given.pk), str(received.pk)],
+            "/api/v1/referral-services/{id}/": [service, service],
+            "/api/v1/referrals/{id}/": [referral, referral],
+            **{
+                f"/api/v1/referrals/{{id}}/{step}/": [referral, referral]
+                for step in (
+                    "accept",
+                    "claim",
+                    "decline",
+                    "end-episode",
+                    "redirect",
+                    "release",
+                    "start-episode",
+                    "withdraw",
+                )
+            },
+            "/api/v1/hospital-stays/{id}/": [stay, stay],
+            "/api/v1/hospital-stays/{id}/discharge/": [stay, stay],
+            "/api/v1/hospital-stays/{id}/ready-date/": [stay, stay],
             "/api/v1/webhook-subscriptions/{id}/": subscriptions,
             "/api/v1/webhook-subscriptions/{id}/rotate-secret/": subscriptions,
             "/api/v1/webhook-deliveries/{id}/": deliveries,
@@ -126,6 +162,36 @@ def world(hospital: Any, council: Any, nina: Any, carol: Any) -> World:
             "/api/v1/webhook-deliveries/{id}/resend/": deliveries,
         },
     )
+
+
+def _referrals_world(hospital: Any, nina: Any, person: Any) -> tuple[str, str, str]:
+    """A referral the hospital made to its own service, and a stay on its ward (referrals/)."""
+    import datetime as dt
+
+    from caretrust.people.validators import today_in_london
+    from referrals import discharge
+    from referrals import services as referral_services
+    from tests.factories import TeamFactory
+    from tests.referrals.factories import ServiceFactory
+
+    service = ServiceFactory(team=TeamFactory(agency=hospital), slug="discharge-team")
+    referral = referral_services.make_referral(
+        agency=hospital,
+        by=nina,
+        person=person,
+        service=service,
+        source="ward",
+        reason="Ready to go home",
+        urgency="urgent",
+    )
+    stay = discharge.record_admission(
+        agency=hospital,
+        by=nina,
+        person=person,
+        ward="Ward 7",
+        admitted_on=today_in_london() - dt.timedelta(days=5),
+    )
+    return str(referral.pk), str(stay.pk), str(service.pk)
 
 
 def _assessment_ids(
