@@ -17,6 +17,7 @@ READ_METHODS = {"get", "head", "options"}
 # Every module with a generated matrix; each defines OPERATIONS (a list of Operation).
 MATRIX_MODULES = [
     "tests.api.test_permission_matrix",
+    "tests.budgets.test_api_permission_matrix",
 ]
 
 
