@@ -9,6 +9,12 @@ class BudgetsConfig(AppConfig):
     verbose_name = "Pooled budgets"
     default_auto_field = "django.db.models.BigAutoField"
 
+    def seed_demo(self) -> dict[str, int]:
+        """The Calderbridge intermediate care pool (seed_demo)."""
+        from budgets.demo import seed
+
+        return seed()
+
     def ready(self) -> None:
         from budgets import handlers  # noqa: F401 - subscribes to the domain events
         from budgets.actions import BudgetAction

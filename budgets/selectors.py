@@ -44,6 +44,14 @@ from caretrust.people.validators import today_in_london
 FINANCE_ROLES = frozenset({Role.FINANCE_OFFICER, Role.POOL_MANAGER})
 
 
+def whole_number(value: object) -> int:
+    """``value`` as an id: a plain ASCII whole number (not "²", not 10**30), else 0."""
+    text = str(value)
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return 0
+
+
 def may_see_figures(roles: Iterable[str] | None) -> bool:
     """Staff need a finance role; ``None`` is a partner system, checked by its scopes."""
     return roles is None or bool(FINANCE_ROLES & set(roles))
@@ -61,8 +69,8 @@ def get_fund(
 ) -> PooledFund:
     """A fund the agency may see, or Http404 (missing and hidden alike; the denial audited)."""
     fund = None
-    if str(fund_id).isdigit():
-        fund = visible_funds(agency=agency, roles=roles).filter(pk=int(str(fund_id))).first()
+    if whole_number(fund_id):
+        fund = visible_funds(agency=agency, roles=roles).filter(pk=whole_number(fund_id)).first()
     if fund is None:
         audit.record(
             "access.denied",

@@ -4,10 +4,15 @@ permission matrix in tests/ reads)."""
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from budgets import views
+from budgets import api, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+router.register("funds", api.FundViewSet, basename="budget-fund")
+router.register("budget-accounts", api.AccountViewSet, basename="budget-account")
+router.register("journals", api.JournalViewSet, basename="budget-journal")
+router.register("commitments", api.CommitmentViewSet, basename="budget-commitment")
+router.register("care-package-events", api.CareEventViewSet, basename="budget-care-event")
 
 urlpatterns = [
     path("budgets/", views.fund_list, name="budgets_funds"),

@@ -31,6 +31,7 @@ from budgets.models import (
     financial_year_of,
     year_label,
 )
+from budgets.selectors import whole_number
 from budgets.templatetags.money import pounds
 from caretrust.audit import services as audit
 from caretrust.directory.access import agency_required
@@ -62,8 +63,8 @@ def _fund(request: HttpRequest, fund_id: Any, purpose: str) -> PooledFund:
 
 def _year(request: HttpRequest) -> int:
     raw = request.GET.get("year", "")
-    if raw.isdigit() and 2000 <= int(raw) <= 2100:
-        return int(raw)
+    if 2000 <= whole_number(raw) <= 2100:
+        return whole_number(raw)
     return financial_year_of(today_in_london())
 
 
@@ -165,9 +166,10 @@ def dashboard(request: HttpRequest, fund_id: str) -> HttpResponse:
 def _int_or_404(value: str | None) -> int | None:
     if value in (None, ""):
         return None
-    if not str(value).isdigit():
+    number = whole_number(value)
+    if not number:
         raise Http404("No such figure.")
-    return int(str(value))
+    return number
 
 
 @agency_required

@@ -20,6 +20,7 @@ MATRIX_MODULES = [
     "tests.referrals.test_api_permission_matrix",
     "tests.assessments.test_api_permission_matrix",
     "tests.events.test_api_permission_matrix",
+    "tests.budgets.test_api_permission_matrix",
 ]
 
 

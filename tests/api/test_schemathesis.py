@@ -27,6 +27,8 @@ from schemathesis import GenerationMode, checks
 
 from caretrust.people.models import DataClass
 from tests.api.conftest import Partner, consent, make_partner
+from tests.budgets.conftest import schemathesis_ids as budgets_ids
+from tests.budgets.test_api_permission_matrix import OPERATIONS as BUDGETS_OPERATIONS
 from tests.factories import CaseFileFactory, PersonFactory
 
 EXPECTED_OPERATIONS = {
@@ -94,6 +96,8 @@ EXPECTED_OPERATIONS = {
     "GET /api/v1/webhook-deliveries/{id}/attempts/",
     "POST /api/v1/webhook-deliveries/{id}/resend/",
 }
+# The domain apps' operations, as each app's permission matrix lists them.
+EXPECTED_OPERATIONS |= {str(op) for op in BUDGETS_OPERATIONS}
 
 
 @pytest.fixture
@@ -160,6 +164,7 @@ def world(hospital: Any, council: Any, nina: Any, carol: Any) -> World:
             "/api/v1/webhook-deliveries/{id}/": deliveries,
             "/api/v1/webhook-deliveries/{id}/attempts/": deliveries,
             "/api/v1/webhook-deliveries/{id}/resend/": deliveries,
+            **budgets_ids(hospital, council),
         },
     )
 

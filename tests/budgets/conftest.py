@@ -91,3 +91,54 @@ def make_pool(council: Any, hospital: Any, manager: Any, slug: str = "pool") -> 
 @pytest.fixture
 def pool(council: Any, hospital: Any, fiona: Any) -> Pool:
     return make_pool(council, hospital, fiona)
+
+
+def schemathesis_ids(hospital: Any, council: Any) -> dict[str, list[str]]:
+    """For tests/api/test_schemathesis.py (whose client is the hospital's): ids of a fund the
+    hospital hosts and one it is a partner of, for each budgets path with an {id}."""
+    import datetime as dt
+
+    from budgets.models import AccountKind
+    from caretrust.directory.models import Role as R
+
+    pools = []
+    for host, partner, slug in ((hospital, council, "st-own"), (council, hospital, "st-shared")):
+        manager = UserFactory()
+        directory.add_membership(user=manager, agency=host, role=R.POOL_MANAGER)
+        pools.append(make_pool(host, partner, manager, slug=slug))
+    journals = [
+        str(services.record_expenditure(line=p.home_care, amount_pence=100, on=APRIL).pk)
+        for p in pools
+    ]
+    commitments = [
+        str(
+            services.commit_service(
+                care_plan_id=f"00000000-0000-4000-8000-00000000000{n}",
+                version=1,
+                case_file_id="00000000-0000-4000-8000-0000000000aa",
+                agency_id=p.fund.host_id,
+                service={
+                    "service_id": "h",
+                    "kind": "home_care",
+                    "funding": "social_care",
+                    "weekly_cost_pence": 700,
+                    "start_date": "2026-05-01",
+                    "end_date": None,
+                },
+                on=dt.date(2026, 5, 1),
+                event_key=f"st{n}",
+            ).pk  # type: ignore[union-attr]
+        )
+        for n, p in enumerate(pools)
+    ]
+    funds = [str(p.fund.pk) for p in pools]
+    return {
+        "/api/v1/funds/{id}/": funds,
+        "/api/v1/funds/{id}/reconciliation/": funds,
+        "/api/v1/budget-accounts/{id}/": [
+            str(services.account(p.fund, AccountKind.CASH).pk) for p in pools
+        ],
+        "/api/v1/journals/{id}/": journals,
+        "/api/v1/journals/{id}/reverse/": journals,
+        "/api/v1/commitments/{id}/": commitments,
+    }
