@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 
-
 def agency_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Signed in and acting for an agency. Someone with several agencies and none chosen is
     sent to choose one; someone with none gets a plain explanation (403), never a page of
