@@ -154,7 +154,15 @@ def record(
 
     If the row cannot be written the exception propagates and the caller's transaction (the
     request, under ATOMIC_REQUESTS) rolls back: nothing happens that is not accounted for.
+
+    A denial recorded inside a request is deferred as ``record_denial`` defers it (the refusal
+    that follows rolls the request back), and the event returned is not yet written.
     """
+    pending = deferred_denials.get()
+    if str(action) == Action.ACCESS_DENIED and pending is not None:
+        deferred = {"actor": actor, "agency": agency, "obj": obj, "person_id": person_id}
+        pending.append({**deferred, "detail": dict(detail or {})})
+        return AuditEvent(action=str(action), detail=detail or {})
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
     # What is hashed is what jsonb gives back: plain JSON values, no U+0000.
     stored = _storable(json.loads(_PLAIN.encode(detail or {})))

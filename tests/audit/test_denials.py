@@ -95,3 +95,24 @@ def test_a_404_writes_its_denial_after_the_request_rolled_back(carol_client):
         "not_found",
     )
     assert list(audit.verify_chain()) == []
+
+
+def test_a_denial_written_with_plain_record_inside_a_request_survives_the_refusal(
+    carol_client, monkeypatch
+):
+    """An app that audits its denial with audit.record(ACCESS_DENIED) and then raises gets the
+    same deferral as record_denial: the refusal's rollback does not take the row with it."""
+    from django.http import Http404
+
+    from caretrust.people import selectors
+
+    def refuse(**kwargs):
+        audit.record(Action.ACCESS_DENIED, actor=kwargs["user"], detail={"object": "x"})
+        raise Http404
+
+    monkeypatch.setattr(selectors, "caseload", refuse)
+    response = carol_client.get(reverse("caseload"))
+
+    assert response.status_code == 404
+    (row,) = audit_rows_for(response)
+    assert (row.action, row.detail) == (Action.ACCESS_DENIED, {"object": "x"})
