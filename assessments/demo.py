@@ -15,10 +15,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from assessments import services
+from assessments.formdata import publish_first_form_and_risks
 from assessments.models import Assessment, CarePlan, Section
 from caretrust.directory.models import Agency
 from caretrust.people.models import CarerLink, CaseFile, DataClass
@@ -135,6 +137,7 @@ def _contact(case_file: CaseFile, episode: str, by: Any, agency: Agency) -> Asse
 
 
 def seed() -> dict[str, int]:
+    publish_first_form_and_risks(apps)
     users = {
         u.username: u
         for u in get_user_model().objects.filter(

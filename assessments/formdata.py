@@ -190,3 +190,44 @@ RISK_TYPES = [
     ("wandering", "Getting lost", "Leaving home and being unable to find the way back."),
     ("fire", "Fire at home", "Cooking, smoking or heaters left unattended."),
 ]
+
+
+def publish_first_form_and_risks(apps: Any) -> None:
+    """Publish the Calderbridge form v1 and the shared risk vocabulary, if missing: from
+    migration 0002 (``apps`` its historical models) and from the demo seeding (the live
+    registry), since a test run's flush empties the tables a data migration filled."""
+
+    FormDefinition = apps.get_model("assessments", "FormDefinition")
+    FormDomain = apps.get_model("assessments", "FormDomain")
+    FormQuestion = apps.get_model("assessments", "FormQuestion")
+    RiskType = apps.get_model("assessments", "RiskType")
+    d = CALDERBRIDGE_V1
+    if not FormDefinition.objects.filter(slug=d["slug"]).exists():
+        form = FormDefinition.objects.create(
+            slug=d["slug"], name=d["name"], version=1, amts_cutoff=d["amts_cutoff"]
+        )
+        for order, dom in enumerate(d["domains"], start=1):
+            domain = FormDomain.objects.create(
+                form=form,
+                key=dom["key"],
+                title=dom["title"],
+                order=order,
+                required_at=dom["required_at"],
+            )
+            for q_order, q in enumerate(dom["questions"], start=1):
+                FormQuestion.objects.create(
+                    domain=domain,
+                    key=q["key"],
+                    text=q["text"],
+                    kind=q["kind"],
+                    choices=q.get("choices", []),
+                    minimum=q.get("minimum"),
+                    maximum=q.get("maximum"),
+                    past_only=q.get("past_only", False),
+                    required_at=q["required_at"],
+                    order=q_order,
+                )
+    for key, label, description in RISK_TYPES:
+        RiskType.objects.get_or_create(
+            key=key, defaults={"label": label, "description": description}
+        )

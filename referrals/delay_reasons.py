@@ -4,6 +4,8 @@ extended or retired by an administrator without a code change."""
 
 from __future__ import annotations
 
+from typing import Any
+
 SITREP_REASONS: list[tuple[str, str]] = [
     (
         "medical-decision",
@@ -56,3 +58,19 @@ SITREP_REASONS: list[tuple[str, str]] = [
 # The delays a council's adult social care resolves (care at home, a care home placement, and
 # the council's share of equipment and adaptations): what a 2003 Act agreement charges for.
 SOCIAL_CARE_DELAYS = frozenset({"pathway-1", "pathway-3", "equipment-housing"})
+
+
+def seed_delay_reasons(apps: Any) -> None:
+    """The sitrep reasons, if missing: from migration 0002 (historical models) and from the
+    demo seeding (a test run's flush empties what a data migration filled)."""
+
+    DelayReason = apps.get_model("referrals", "DelayReason")
+    for position, (code, label) in enumerate(SITREP_REASONS, start=1):
+        DelayReason.objects.get_or_create(
+            code=code,
+            defaults={
+                "label": label,
+                "position": position,
+                "social_care_delay": code in SOCIAL_CARE_DELAYS,
+            },
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
@@ -21,6 +22,7 @@ from caretrust.directory.models import Agency, Membership, Role, Team
 from caretrust.people.models import CaseFile, Person
 from caretrust.people.validators import today_in_london
 from referrals import discharge, services
+from referrals.delay_reasons import seed_delay_reasons
 from referrals.models import (
     DischargeAgreement,
     HospitalStay,
@@ -328,6 +330,7 @@ def seed() -> dict[str, int]:
         if n:
             made[kind] = made.get(kind, 0) + n
 
+    seed_delay_reasons(apps)
     agencies = {a.slug: a for a in Agency.objects.all()}
     if "calder-valley-community" not in agencies:
         return made  # the people app's demo area is not there to build on

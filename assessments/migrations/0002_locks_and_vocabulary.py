@@ -58,31 +58,9 @@ DROP FUNCTION assessments_signed_off_is_final();
 
 
 def publish_first_form_and_risks(apps, schema_editor):
-    from assessments.formdata import CALDERBRIDGE_V1, RISK_TYPES
+    from assessments.formdata import publish_first_form_and_risks as publish
 
-    FormDefinition = apps.get_model("assessments", "FormDefinition")
-    FormDomain = apps.get_model("assessments", "FormDomain")
-    FormQuestion = apps.get_model("assessments", "FormQuestion")
-    RiskType = apps.get_model("assessments", "RiskType")
-    d = CALDERBRIDGE_V1
-    if not FormDefinition.objects.filter(slug=d["slug"]).exists():
-        form = FormDefinition.objects.create(
-            slug=d["slug"], name=d["name"], version=1, amts_cutoff=d["amts_cutoff"]
-        )
-        for order, dom in enumerate(d["domains"], start=1):
-            domain = FormDomain.objects.create(
-                form=form, key=dom["key"], title=dom["title"], order=order,
-                required_at=dom["required_at"],
-            )
-            for q_order, q in enumerate(dom["questions"], start=1):
-                FormQuestion.objects.create(
-                    domain=domain, key=q["key"], text=q["text"], kind=q["kind"],
-                    choices=q.get("choices", []), minimum=q.get("minimum"),
-                    maximum=q.get("maximum"), past_only=q.get("past_only", False),
-                    required_at=q["required_at"], order=q_order,
-                )
-    for key, label, description in RISK_TYPES:
-        RiskType.objects.get_or_create(key=key, defaults={"label": label, "description": description})
+    publish(apps)
 
 
 class Migration(migrations.Migration):

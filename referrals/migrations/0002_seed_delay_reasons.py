@@ -4,18 +4,9 @@ from django.db import migrations
 
 
 def seed(apps, schema_editor):
-    from referrals.delay_reasons import SITREP_REASONS, SOCIAL_CARE_DELAYS
+    from referrals.delay_reasons import seed_delay_reasons
 
-    DelayReason = apps.get_model("referrals", "DelayReason")
-    for position, (code, label) in enumerate(SITREP_REASONS, start=1):
-        DelayReason.objects.get_or_create(
-            code=code,
-            defaults={
-                "label": label,
-                "position": position,
-                "social_care_delay": code in SOCIAL_CARE_DELAYS,
-            },
-        )
+    seed_delay_reasons(apps)
 
 
 class Migration(migrations.Migration):
