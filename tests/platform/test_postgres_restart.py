@@ -139,10 +139,10 @@ def app_server(own_postgres: OwnPostgres) -> Iterator[tuple[str, dict[str, str]]
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"{base}/health/ready", timeout=5).status_code == 200:
+                if requests.get(f"{base}/health/ready", timeout=30).status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # still starting (a first answer can be slow on a loaded machine)
             assert time.monotonic() < deadline, "gunicorn did not become ready"
             time.sleep(0.2)
         yield base, partner
