@@ -99,20 +99,26 @@ def referral_payload(referral: Any) -> dict[str, Any]:
 
 
 def announce(event_type: str, referral: Any, **extra: Any) -> None:
-    """Emit a referral event in the caller's transaction."""
+    """Emit a referral event in the caller's transaction. It concerns the receiving agency and
+    the referring one, so their partner systems may be sent it by webhook (each only while it
+    may see the person: caretrust.events.webhooks)."""
+    concerned = {referral.agency_id, referral.referring_agency_id} - {None}
     emit(
         event_type,
         aggregate_type="referral",
         aggregate_id=referral.pk,
         payload={**referral_payload(referral), **extra},
+        agencies=concerned,
     )
 
 
 def announce_stay(event_type: str, stay: Any, *, delay_days: int) -> None:
+    """A hospital stay's event concerns the hospital that holds it (its PAS)."""
     emit(
         event_type,
         aggregate_type="hospital_discharge",
         aggregate_id=stay.pk,
+        agencies=[stay.case_file.agency_id],
         payload={
             "stay_id": str(stay.pk),
             "person_id": str(stay.case_file.person_id),

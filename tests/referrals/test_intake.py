@@ -164,3 +164,35 @@ def test_someone_with_no_referring_role_may_not_refer(
     clerk = staff("clerk", hospital, "finance_officer")
     with pytest.raises(PermissionDenied):
         refer(clerk, hospital, by=clerk, person=ward_person, service=rapid)
+
+
+def test_a_referral_event_reaches_the_partner_systems_of_both_agencies_concerned(
+    nina: Any,
+    hospital: Any,
+    rapid: Any,
+    rita: Any,
+    ward_person: Any,
+    community: Any,
+    outsider_agency: Any,
+) -> None:
+    from caretrust.events import services as events
+    from caretrust.events import webhooks
+    from caretrust.events.models import WebhookDelivery
+    from tests.events.conftest import partner_of, subscribe
+
+    subscriptions = {
+        agency.slug: subscribe(partner_of(agency), "https://partner.example/hook", ("referral.*",))
+        for agency in (hospital, community, outsider_agency)
+    }
+    CaseFileFactory(person=ward_person, agency=hospital, lead_worker=nina)
+
+    refer(nina, hospital, person=ward_person, service=rapid, consent=services.ConsentAtReferral())
+    events.dispatch_pending()
+
+    event = OutboxEvent.objects.get(type="referral.received")
+    assert sorted(event.agencies) == sorted([hospital.pk, community.pk])
+    sent_to = set(
+        WebhookDelivery.objects.filter(event=event).values_list("subscription_id", flat=True)
+    )
+    assert sent_to == {subscriptions[hospital.slug].pk, subscriptions[community.slug].pk}
+    assert webhooks.person_visible(hospital.pk, event.payload)
