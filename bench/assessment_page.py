@@ -21,40 +21,6 @@ import common
 TARGETS = {"page": 60.0, "autosave": 30.0}
 
 
-def bench_url(name: str) -> str:
-    """``name`` on the server ``common.database_url`` would use. Built with urllib here, as
-    the embedded server's URL names its socket in the query (``/caretrust?host=/path``),
-    where ``common``'s split on the last "/" lands inside the socket path."""
-    import os
-    from urllib.parse import urlsplit, urlunsplit
-
-    if "bench" not in name:
-        raise SystemExit(f"a bench database's name must contain 'bench' (got {name!r})")
-    base = os.environ.get("DATABASE_URL", "")
-    if not base:
-        sys.path.insert(0, str(common.ROOT))
-        from caretrust.embedded_db import database_url as embedded
-
-        base = embedded(common.ROOT / ".pgdata")
-    return urlunsplit(urlsplit(base)._replace(path="/" + name))
-
-
-def create_database(url: str) -> None:
-    """Drop and create the bench database afresh (this benchmark seeds its own world)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
 def seed() -> dict[str, Any]:
     """Three agencies; the lead (a hospital nurse) and four colleagues; the person's consent to
     share assessments with the other two; the assessment; 50 saves spread over its sections."""
@@ -219,8 +185,8 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=40)
     args = parser.parse_args()
 
-    url = bench_url(args.database)
-    create_database(url)
+    url = common.database_url(args.database)
+    common.create_database(url, drop=True)  # this benchmark seeds its own world afresh
     common.setup_django(url)
     from django.core.management import call_command
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -39,7 +40,9 @@ def log(message: str) -> None:
 
 def database_url(name: str) -> str:
     """``name`` on the server of ``DATABASE_URL``, or with it unset on the embedded PostgreSQL
-    in .pgdata/ (as for any manage.py command). Never the developer's own database."""
+    in .pgdata/ (as for any manage.py command). Never the developer's own database. The path
+    is replaced with urllib: the embedded server's URL names its socket in the query
+    (``/caretrust?host=/path``), where a split on the last "/" would land inside it."""
     if "bench" not in name:
         raise SystemExit(f"a bench database's name must contain 'bench' (got {name!r})")
     base = os.environ.get("DATABASE_URL", "")
@@ -48,7 +51,11 @@ def database_url(name: str) -> str:
         from caretrust.embedded_db import database_url as embedded
 
         base = embedded(ROOT / ".pgdata")
-    return base.rsplit("/", 1)[0] + "/" + name
+    return _with_database(base, name)
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
 def app_env(url: str) -> dict[str, str]:
@@ -66,6 +73,7 @@ def app_env(url: str) -> dict[str, str]:
         CSRF_COOKIE_SECURE="false",
         SECURE_HSTS_SECONDS="0",
         LOG_LEVEL="WARNING",
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         API_RATE_LIMIT="1000000/minute",
     )
     return env
@@ -91,8 +99,8 @@ def create_database(url: str, *, drop: bool = False) -> None:
     import psycopg
     from psycopg import sql
 
-    server, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(_with_database(url, "postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists and drop:
             log(f"dropping {name}")

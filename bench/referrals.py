@@ -7,8 +7,8 @@ Run from the repository root:
 
 It works only in its own database (``caretrust_bench_referrals``), created afresh on every
 run on the server the settings point at; the developer's database is never opened. Seeding is
-in small functions (bulk_create), timing in others, so both move onto bench/common.py when
-that lands. Figures are printed as JSON with p50/p95/max (and the spread of repeated runs).
+in small functions (bulk_create) on top of the harness (bench/common.py: database, timing,
+results). Figures are printed as JSON with p50/p95/max (and the spread of repeated runs).
 """
 
 from __future__ import annotations
@@ -16,20 +16,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
-import statistics
 import sys
 import time
-import uuid
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
 
 DATABASE = "caretrust_bench_referrals"
 
@@ -47,47 +42,10 @@ def parse_args() -> argparse.Namespace:
 
 
 def configure_django() -> None:
-    os.environ["DEBUG"] = "false"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "caretrust.settings")
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret-" + "x" * 40)
-    warnings.filterwarnings("ignore", message="No directory at")
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]  # importing the settings starts the embedded server
-    if db["NAME"] == DATABASE:
-        raise SystemExit(f"The settings already point at {DATABASE}; refusing to seed over it.")
-    import psycopg
-    from psycopg import sql
-
-    opts = db.get("OPTIONS") or {}
-    params = {
-        "dbname": "postgres",
-        "user": db.get("USER"),
-        "password": db.get("PASSWORD"),
-        "host": db.get("HOST") or opts.get("host"),
-        "port": db.get("PORT") or opts.get("port"),
-    }
-    with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-    db["NAME"] = DATABASE
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    settings.SECURE_SSL_REDIRECT = False
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    import django
-
-    django.setup()
-    import logging
-
-    logging.getLogger("django.request").setLevel(logging.ERROR)
+    """Its own database, afresh, on the harness's server; the app as the harness runs it."""
+    url = common.database_url(DATABASE)
+    common.create_database(url, drop=True)
+    common.setup_django(url)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -260,24 +218,9 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
 # --- Timing -----------------------------------------------------------------------------------
 
 
-def stats(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "n": len(values),
-        "p50_ms": round(statistics.median(ordered), 3),
-        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 3),
-        "max_ms": round(ordered[-1], 3),
-    }
-
-
-def timed(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
-    fn()  # warm
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return stats(out)
+def timed(fn: Callable[[], Any], repeats: int) -> dict[str, Any]:
+    """p50, p95 and max of ``repeats`` calls in milliseconds (the harness's definitions)."""
+    return common.summary([common.timed(fn, repeats, warmup=1)])
 
 
 def measure(args: argparse.Namespace, world: dict[str, Any]) -> dict[str, Any]:
@@ -362,14 +305,9 @@ def measure(args: argparse.Namespace, world: dict[str, Any]) -> dict[str, Any]:
     open_count = Referral.objects.filter(status="received").count()
     now = timezone.now()
     overdue = Referral.objects.filter(status="received", due_at__lte=now).count()
-    scans = []
     # A sweep with nothing newly due (the steady state every minute): the scan of all open.
     Referral.objects.filter(status="received", due_at__lte=now).update(breached_at=now)
-    for _ in range(20):
-        t0 = time.perf_counter()
-        services.sweep_breaches(now=now)
-        scans.append((time.perf_counter() - t0) * 1000)
-    results["breach_sweep_nothing_new"] = stats(scans)
+    results["breach_sweep_nothing_new"] = timed(lambda: services.sweep_breaches(now=now), 20)
     Referral.objects.filter(breached_at=now).update(breached_at=None)
     t0 = time.perf_counter()
     escalated = services.sweep_breaches(now=now)
@@ -389,13 +327,10 @@ def main() -> None:
     world = seed(args)
     seeded = round(time.perf_counter() - t0, 1)
     results = measure(args, world)
-    print(
-        json.dumps(
-            {"size": vars(args), "seed_seconds": seeded, "results": results}, indent=2, default=str
-        )
-    )
+    out = {"size": vars(args), "seed_seconds": seeded, "results": results}
+    print(json.dumps(out, indent=2, default=str))
+    common.log(f"results in {common.save('referrals', out)}")
 
 
 if __name__ == "__main__":
     main()
-    _ = uuid
