@@ -86,9 +86,8 @@ class PublicReferralForm(forms.Form):
     referrer_phone = forms.CharField(max_length=40, required=False, label="Your telephone number")
     referrer_email = forms.EmailField(required=False, label="Your email address")
     website = forms.CharField(required=False, label="Leave this empty")
-    # The shared field template (templates/includes/form_fields.html) leaves these out; the
-    # page renders the honeypot itself, out of sight.
-    unlisted_fields = ("website",)
+    # The page renders the honeypot itself, out of sight, and tells the shared field template
+    # to skip it (`with skip="website"`).
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
