@@ -13,7 +13,14 @@ from caretrust.people.validators import (
     normalise_postcode,
     validate_date_of_birth,
 )
-from caretrust.sharing.models import Evidence, Grantor, Provision, Purpose, SharingBasis
+from caretrust.sharing.models import (
+    Evidence,
+    Grantor,
+    Provision,
+    Purpose,
+    SharingBasis,
+    Status,
+)
 
 
 class StrictSerializerMixin:
@@ -153,6 +160,9 @@ class SharingBasisSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     recipient_agency: serializers.SlugRelatedField[Agency] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
+    # The status the visibility rule applies now: an active basis past its period or review
+    # date reads "expired" before the sweeper has recorded it.
+    status = serializers.ChoiceField(choices=Status.choices, source="status_now", read_only=True)
 
     class Meta:
         model = SharingBasis

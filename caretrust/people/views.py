@@ -47,20 +47,26 @@ def person_detail(request: HttpRequest, person_id: str) -> HttpResponse:
     by holding agency and data class, with the sharing panel for the active agency."""
     from caretrust.people.panels import PANELS
     from caretrust.sharing.forms import NoteForm
-    from caretrust.sharing.selectors import GOVERNANCE_ROLES, sharing_panel
+    from caretrust.sharing.selectors import (
+        GOVERNANCE_ROLES,
+        emergency_access_until,
+        sharing_panel,
+    )
     from caretrust.sharing.services import BREAK_GLASS_ROLES, RECORDING_ROLES
 
     agency = request.agency  # type: ignore[attr-defined]
     record = selectors.person_record(user=request.user, agency=agency, person_id=person_id)
     roles = request.roles  # type: ignore[attr-defined]
     own_file = next((f.case_file for f in record.files if f.is_own), None)
+    bases = sharing_panel(person=record.person, agency=agency)
     return render(
         request,
         "people/person.html",
         {
             "record": record,
             "person": record.person,
-            "bases": sharing_panel(person=record.person, agency=agency),
+            "bases": bases,
+            "emergency_until": emergency_access_until(bases, user=request.user, agency=agency),
             "own_file": own_file,
             "can_record": own_file is not None and bool(roles & RECORDING_ROLES),
             "can_report": own_file is not None and bool(roles & GOVERNANCE_ROLES),

@@ -9,6 +9,7 @@ an append-only history. Permission rows on case files are a projection of these,
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from caretrust.directory.models import Agency
 from caretrust.people.models import DataClass, Person
@@ -153,6 +155,50 @@ class SharingBasis(models.Model):
     @property
     def is_refusal(self) -> bool:
         return self.provision == Provision.DENY
+
+    @property
+    def ends_at(self) -> dt.datetime | None:
+        """When the basis stops counting: its period's end or, for a best-interests decision,
+        the end of its review date, whichever is first (None: until withdrawn)."""
+        ends = [self.period_end] if self.period_end else []
+        if self.kind == BasisKind.BEST_INTERESTS and self.review_on:
+            ends.append(lapse_at(self.review_on))
+        return min(ends) if ends else None
+
+    def status_at(self, now: dt.datetime | None = None) -> str:
+        """The status the visibility rule applies at ``now``: an active basis whose period or
+        review date has passed is expired, whether or not the sweeper
+        (``sweeps.expire_lapsed_bases``) has recorded that yet."""
+        ends = self.ends_at
+        if self.status == Status.ACTIVE and ends is not None and ends <= (now or timezone.now()):
+            return Status.EXPIRED
+        return self.status
+
+    @property
+    def status_now(self) -> str:
+        return self.status_at()
+
+    @property
+    def status_now_display(self) -> str:
+        """What a screen shows: "Lapsed: review was due 3 Nov 2026" for a best-interests
+        decision past its review date, "Expired" for a period that has ended."""
+        status = self.status_now
+        if status == Status.EXPIRED and self.status == Status.ACTIVE:
+            ends = self.ends_at
+            if (
+                self.kind == BasisKind.BEST_INTERESTS
+                and self.review_on
+                and ends == lapse_at(self.review_on)
+            ):
+                return f"Lapsed: review was due {self.review_on:%-d %b %Y}"
+        return str(Status(status).label)
+
+
+def lapse_at(review_on: dt.date) -> dt.datetime:
+    """A best-interests decision lapses at the end of its review date, in Europe/London
+    (Mental Capacity Act 2005: a decision is for a time and must be revisited)."""
+    next_day = review_on + dt.timedelta(days=1)
+    return timezone.make_aware(dt.datetime.combine(next_day, dt.time.min))
 
 
 class StatusChange(models.Model):

@@ -34,18 +34,8 @@ from caretrust.sharing.models import BasisKind, Provision, SharingBasis, Status
 # --- Effective bases -----------------------------------------------------------------------
 
 
-def lapse_at(review_on: dt.date) -> dt.datetime:
-    """A best-interests decision lapses at the end of its review date, in Europe/London
-    (Mental Capacity Act 2005: a decision is for a time and must be revisited)."""
-    next_day = review_on + dt.timedelta(days=1)
-    return timezone.make_aware(dt.datetime.combine(next_day, dt.time.min))
-
-
 def basis_ends_at(basis: SharingBasis) -> dt.datetime | None:
-    ends = [basis.period_end] if basis.period_end else []
-    if basis.kind == BasisKind.BEST_INTERESTS and basis.review_on:
-        ends.append(lapse_at(basis.review_on))
-    return min(ends) if ends else None
+    return basis.ends_at
 
 
 def _live_bases(

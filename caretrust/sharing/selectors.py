@@ -3,6 +3,7 @@ guardian's review queue. Each checks who may ask and is audited."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -10,13 +11,14 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from caretrust.audit import services as audit
 from caretrust.audit.models import Action, AuditEvent
 from caretrust.directory.models import Agency, Role
 from caretrust.directory.selectors import roles_at
 from caretrust.people.models import CaseFile, Person
-from caretrust.sharing.models import BreakGlassReview, SharingBasis
+from caretrust.sharing.models import BasisKind, BreakGlassReview, SharingBasis, Status
 from caretrust.sharing.visibility import visible_or_404
 
 GOVERNANCE_ROLES = frozenset({Role.CALDICOTT_GUARDIAN, Role.AGENCY_ADMINISTRATOR})
@@ -34,6 +36,26 @@ def sharing_panel(*, person: Person, agency: Agency) -> list[SharingBasis]:
         .prefetch_related("history__changed_by")
         .order_by("-period_start")
     )
+
+
+def emergency_access_until(
+    bases: Sequence[SharingBasis], *, user: Any, agency: Agency
+) -> dt.datetime | None:
+    """When this user's emergency (break-glass) access to the person ends, if it is on: the
+    latest end among their current break-glass bases for the active agency (None: it is off).
+    The page says so, so nobody reads another agency's file without knowing why they can."""
+    now = timezone.now()
+    ends = [
+        b.period_end
+        for b in bases
+        if b.kind == BasisKind.BREAK_GLASS
+        and b.break_glass_user_id == user.pk
+        and b.recipient_agency_id == agency.pk
+        and b.period_end is not None
+        and b.status_at(now) == Status.ACTIVE
+        and b.period_start <= now
+    ]
+    return max(ends, default=None)
 
 
 def require_own_file(*, user: Any, agency: Agency, person: Person, purpose: str) -> None:
@@ -204,7 +226,37 @@ def _read_now(result: Page[AuditEvent]) -> Page[AuditEvent]:
     otherwise read lazily, when the template renders, and the report's own row (newest, so
     first) would push the oldest row on the page out of a slice sized by the earlier count."""
     result.object_list = list(result.object_list)
+    _name_the_actors(result.object_list)
     return result
+
+
+def _name_the_actors(events: Sequence[AuditEvent]) -> None:
+    """Give each event ``who``: the actor's name, role and agency as a reader of the report
+    knows them ("Carol Carter, care manager, Calderbridge Council Adult Social Care"), with
+    the username kept for the record. A role is the actor's at the event's agency, whether or
+    not that membership has since ended. Two queries for a page, whatever its size."""
+    from django.contrib.auth import get_user_model
+
+    from caretrust.directory.models import Membership
+
+    actor_ids = {e.actor_id for e in events if e.actor_id is not None}
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=actor_ids)}
+    roles: dict[tuple[int, int], list[str]] = {}
+    agency_names: dict[int, str] = {}
+    for m in Membership.objects.filter(user_id__in=actor_ids).select_related("agency"):
+        roles.setdefault((m.user_id, m.agency_id), []).append(m.get_role_display().lower())
+        agency_names[m.agency_id] = m.agency.name
+    for event in events:
+        user = users.get(event.actor_id) if event.actor_id is not None else None
+        if user is None:
+            event.who = event.actor_username or "The system"  # type: ignore[attr-defined]
+            continue
+        parts = [user.get_full_name() or user.get_username()]
+        if event.agency_id is not None:
+            parts += sorted(set(roles.get((user.pk, event.agency_id), [])))
+            if event.agency_id in agency_names:
+                parts.append(agency_names[event.agency_id])
+        event.who = ", ".join(parts)  # type: ignore[attr-defined]
 
 
 def _int_or_none(value: Any) -> int | None:

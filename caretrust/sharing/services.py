@@ -14,6 +14,7 @@ from caretrust.sharing.break_glass import (
     break_glass,
     review_break_glass,
 )
+from caretrust.sharing.models import lapse_at
 from caretrust.sharing.projection import (
     GroupRow,
     ProjectionChange,
@@ -21,7 +22,6 @@ from caretrust.sharing.projection import (
     apply_projection,
     basis_ends_at,
     desired_rows,
-    lapse_at,
 )
 from caretrust.sharing.recording import (
     RECORDING_ROLES,
