@@ -235,7 +235,8 @@ def _differing_fields(stored: Person, submitted: Person) -> list[str]:
 
 
 def _label(name: str) -> str:
-    label = str(Person._meta.get_field(name).verbose_name)
+    field = Person._meta.get_field(name)
+    label = str(getattr(field, "verbose_name", name))
     return label[:1].upper() + label[1:]
 
 
