@@ -202,10 +202,13 @@ class PersonViewSet(AgencyScopedViewSet):
         return Response(self.get_serializer(person).data, headers={"ETag": etag_for(person)})
 
     @extend_schema(
-        summary="Register a person",
-        description="Registers the person and opens your agency's case file on "
-        "them. A duplicate NHS number answers 400; the existing record "
-        "is named only if your agency may see it.",
+        summary="Register a person, or take on one already registered",
+        description="Opens your agency's case file on the person: registering them if "
+        "the NHS number is new, or, if it is already registered, taking on that person "
+        "(your own file; nothing of any other agency's files comes with it). The answer "
+        "is the same either way: 201 and the person as your file now shows them. Details "
+        "you send that differ from the person's record do not change it; they are noted "
+        "in your file for reconciliation with PDS.",
         parameters=[IDEMPOTENCY_KEY],
         examples=[PERSON_EXAMPLE],
         responses={201: s.PersonSerializer, **WRITE_ERRORS},
@@ -214,15 +217,9 @@ class PersonViewSet(AgencyScopedViewSet):
     def create(self, request: Request) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            person = people_services.register_person(
-                agency=self.agency, by=request.user, **serializer.validated_data
-            )
-        except people_services.DuplicateNhsNumber as exc:
-            detail: dict[str, Any] = {"nhs_number": ["This NHS number is already registered."]}
-            if exc.visible_person is not None:
-                detail["existing_person"] = [str(exc.visible_person.pk)]
-            raise s.serializers.ValidationError(detail) from None
+        person = people_services.take_on_person(
+            agency=self.agency, by=request.user, **serializer.validated_data
+        ).person
         return Response(
             self.get_serializer(person).data,
             status=status.HTTP_201_CREATED,

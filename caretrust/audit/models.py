@@ -23,6 +23,14 @@ class Action(models.TextChoices):
     PERSON_SEARCHED = "person.searched", "Searched for people"
     PERSON_CREATED = "person.created", "Registered a person"
     PERSON_UPDATED = "person.updated", "Updated a person"
+    # Registration is a take-on: one of these two rows says which it was (Caldicott guardians
+    # read the trail; the caller was told nothing that tells the two apart).
+    PERSON_TAKEN_ON_NEW = "person.taken_on_new", "Took on a person (newly registered)"
+    PERSON_TAKEN_ON_EXISTING = (
+        "person.taken_on_existing",
+        "Took on a person already registered elsewhere",
+    )
+    CASEFILE_REOPENED = "casefile.reopened", "Reopened a case file"
     CASELOAD_LISTED = "casefile.listed", "Listed case files"
     CASEFILE_OPENED = "casefile.opened", "Opened a case file"
     CASEFILE_CLOSED = "casefile.closed", "Closed a case file"

@@ -96,6 +96,6 @@ class PersonRegistrationForm(forms.ModelForm):
         return normalise_postcode(self.cleaned_data["postcode"])
 
     def validate_unique(self) -> None:
-        # Uniqueness is decided by the database inside register_person, which also decides
-        # whether the caller may be told whose record the number belongs to.
+        # A registered NHS number is not an error: take_on_person opens the agency's own file
+        # on that person, and the caller is told nothing that shows it was registered before.
         pass

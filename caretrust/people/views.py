@@ -79,23 +79,20 @@ def person_detail(request: HttpRequest, person_id: str) -> HttpResponse:
 
 @agency_required
 def person_register(request: HttpRequest) -> HttpResponse:
+    """Register a person, or take on one already registered: either way the agency's own file
+    is opened and the worker lands on the person page, told nothing that shows which it was
+    (``services.take_on_person``)."""
     form = PersonRegistrationForm(request.POST or None)
-    existing = None
     if request.method == "POST" and form.is_valid():
         try:
-            person = services.register_person(
+            taken_on = services.take_on_person(
                 agency=request.agency,  # type: ignore[attr-defined]
                 by=request.user,
                 **form.cleaned_data,
             )
-        except services.DuplicateNhsNumber as exc:
-            existing = exc.visible_person
-            form.add_error("nhs_number", exc.messages[0])
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            return redirect("person_detail", person_id=person.pk)
+            return redirect("person_detail", person_id=taken_on.person.pk)
     status = 400 if request.method == "POST" else 200
-    return render(
-        request, "people/register.html", {"form": form, "existing": existing}, status=status
-    )
+    return render(request, "people/register.html", {"form": form}, status=status)

@@ -121,17 +121,6 @@ def test_a_body_that_is_not_json_at_all(hospital_partner, unchanged):
     assert "multipart/form-data" in problem["detail"]
 
 
-def test_a_duplicate_nhs_number_names_the_field(hospital_partner):
-    assert post_json(hospital_partner.api, PERSONS, PERSON_BODY).status_code == 201
-    before = _counts()
-
-    problem = assert_problem(post_json(hospital_partner.api, PERSONS, PERSON_BODY), 400)
-
-    assert _fields(problem)[0] == "nhs_number"
-    assert "already registered" in problem["errors"][0]["message"]
-    assert _counts() == before
-
-
 @pytest.mark.parametrize(
     ("key", "words"), [("k" * 201, "1 to 200"), ("   ", "1 to 200"), ("a\x00b", "printable")]
 )

@@ -61,7 +61,11 @@ def test_post_persons_registers_a_person(hospital_partner):
     assert response["Location"] == f"/api/v1/persons/{person.pk}/"
     assert response["ETag"] == f'"{person.pk}-v1"'
     assert "Idempotent-Replayed" not in response
-    assert _actions(response) == [Action.PERSON_CREATED, Action.CASEFILE_OPENED]
+    assert _actions(response) == [
+        Action.PERSON_CREATED,
+        Action.CASEFILE_OPENED,
+        Action.PERSON_TAKEN_ON_NEW,
+    ]
     # The Location names a readable resource with the same representation.
     again = hospital_partner.api.get(response["Location"])
     assert again.status_code == 200 and again.json() == body
