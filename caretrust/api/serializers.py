@@ -23,11 +23,49 @@ from caretrust.sharing.models import (
 )
 
 
+def json_type_error(field: serializers.Field, value: Any) -> str | None:
+    """What is wrong with the JSON type of ``value`` for ``field``, or None. DRF coerces
+    (12345 becomes "12345", 1e999999 "inf", "yes" True); a partner's wrong type is a mistake
+    to name, not to store. Text fields take JSON strings only, yes/no fields true or false,
+    whole-number fields JSON integers; lists and dicts have their children checked."""
+    if value is None:
+        return None  # allow_null decides
+    if isinstance(field, serializers.CharField | serializers.UUIDField | serializers.DateField):
+        return None if isinstance(value, str) else "Give a string (text in double quotes)."
+    if isinstance(field, serializers.DateTimeField | serializers.SlugRelatedField):
+        return None if isinstance(value, str) else "Give a string (text in double quotes)."
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Give true or false."
+    if isinstance(field, serializers.IntegerField):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else "Give a whole number (a JSON integer, not text)."
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        for item in value:
+            if (error := json_type_error(field.child, item)) is not None:
+                return error
+    if isinstance(field, serializers.DictField) and isinstance(value, dict):
+        for item in value.values():
+            if (error := json_type_error(field.child, item)) is not None:
+                return error
+    return None
+
+
 class StrictSerializerMixin:
-    """Unknown fields are an error, not silently ignored: a typo must not look like success."""
+    """Unknown fields and wrong JSON types are errors, not silently ignored or coerced: a typo
+    must not look like success."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
+            fields = self.fields  # type: ignore[attr-defined]
+            wrong = {
+                name: [error]
+                for name, value in data.items()
+                if name in fields
+                and not fields[name].read_only
+                and (error := json_type_error(fields[name], value)) is not None
+            }
+            if wrong:
+                raise serializers.ValidationError(wrong)
             allowed = {name for name, f in self.fields.items() if not f.read_only}  # type: ignore[attr-defined]
             unknown = sorted(set(data) - allowed)
             if unknown:

@@ -62,7 +62,7 @@ def _person(**changes: Any) -> dict[str, Any]:
 PERSON_CASES = [
     # (id, body, the field the answer must name, words the message must contain)
     ("given-name-5000", _person(given_name="x" * 5000), "given_name", "no more than 100"),
-    ("family-name-number", _person(family_name=["Holroyd"]), "family_name", "valid string"),
+    ("family-name-number", _person(family_name=["Holroyd"]), "family_name", "Give a string"),
     ("nhs-check-digit", _person(nhs_number="999 000 0019"), "nhs_number", "check digit"),
     ("nhs-letters", _person(nhs_number="999 000 001A"), "nhs_number", "only digits"),
     ("nhs-nine-digits", _person(nhs_number="999000001"), "nhs_number", "this has 9"),
@@ -70,7 +70,7 @@ PERSON_CASES = [
     ("nhs-missing", _person(nhs_number=...), "nhs_number", "required"),
     ("dob-future", _person(date_of_birth=TOMORROW), "date_of_birth", "future"),
     ("dob-format", _person(date_of_birth="12/04/1938"), "date_of_birth", "wrong format"),
-    ("dob-number", _person(date_of_birth=19380412), "date_of_birth", "wrong format"),
+    ("dob-number", _person(date_of_birth=19380412), "date_of_birth", "Give a string"),
     ("dob-1850", _person(date_of_birth="1850-01-01"), "date_of_birth", "after 1890"),
     ("postcode", _person(postcode="XX1 ZZZ"), "postcode", "UK postcode"),
     ("gp-unknown", _person(gp_practice="no-such-practice"), "gp_practice", "no-such-practice"),
@@ -79,6 +79,9 @@ PERSON_CASES = [
     ("gp-nul", _person(gp_practice="a\x00b"), "gp_practice", "slug"),
     ("name-nul", _person(given_name="Mar\x00garet"), "given_name", "Null characters"),
     ("unknown-field", _person(nickname="Peggy"), "nickname", "Unknown field"),
+    ("given-name-number", _person(given_name=12345), "given_name", "Give a string"),
+    ("nhs-json-number", _person(nhs_number=9990000018), "nhs_number", "Give a string"),
+    ("address-number", _person(address_line_2=7), "address_line_2", "Give a string"),
     ("read-only-field", _person(version=7), "version", "Unknown field"),
 ]
 
@@ -193,7 +196,7 @@ def consent_for(hospital_file, council):
 
 CONSENT_CASES = [
     ("person-not-uuid", {"person": "not-a-uuid"}, "person", "valid UUID"),
-    ("person-list", {"person": ["not", "a", "uuid"]}, "person", "valid UUID"),
+    ("person-list", {"person": ["not", "a", "uuid"]}, "person", "Give a string"),
     ("recipient-unknown", {"recipient_agency": "nobody"}, "recipient_agency", "nobody"),
     ("recipient-self", {"recipient_agency": "hospital"}, "recipient_agency", "another agency"),
     ("recipient-null", {"recipient_agency": None}, "recipient_agency", "null"),
@@ -369,3 +372,21 @@ def test_a_real_gp_practice_is_accepted(hospital_partner):
 
     assert response.status_code == 201
     assert response.json()["gp_practice"] == "northgate"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 50_000 + "]" * 50_000,
+        '{"a":' * 50_000 + "1" + "}" * 50_000,
+        '{"given_name": 1e999999}',
+        '{"given_name": NaN}',
+        '{"given_name": -Infinity}',
+    ],
+    ids=["deep-array", "deep-object", "huge-float", "nan", "infinity"],
+)
+def test_json_a_strict_parser_refuses(hospital_partner, unchanged, text):
+    response = hospital_partner.api.post(PERSONS, text, content_type="application/json")
+
+    problem = assert_problem(response, 400)
+    assert problem["type"].endswith("/malformed-request")
