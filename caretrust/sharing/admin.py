@@ -102,11 +102,12 @@ class NeedToKnowAdmin(AuditedAdmin):
     list_editable = ["restricted_items"]
     list_select_related = ["agency"]
 
-    def log_deletion(self, request: HttpRequest, obj: Any, object_repr: str) -> Any:
-        audit.record(
-            Action.ADMIN_CHANGE,
-            actor=request.user,
-            obj=obj,
-            detail={"model": self.model._meta.label, "deleted": object_repr},
-        )
-        return super().log_deletion(request, obj, object_repr)
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        for obj in queryset:
+            audit.record(
+                Action.ADMIN_CHANGE,
+                actor=request.user,
+                obj=obj,
+                detail={"model": self.model._meta.label, "deleted": str(obj)},
+            )
+        return super().log_deletions(request, queryset)
