@@ -216,20 +216,27 @@ def persons(
 
 
 def notes(queryset: QuerySet[CaseNote], agency: Agency, user: Any = None) -> QuerySet[CaseNote]:
-    """Notes whose data class the agency (for a user: and their role) may see in their file.
-    A restricted note never leaves the holding agency, and inside it is read only by the
-    roles whose need-to-know rows name restricted items of its class."""
-    rule = Q(pk__in=[])
-    for dc in DataClass.values:
-        restricted_ok = Q(case_file__agency=agency)
-        if user is not None:
-            restricted_ok &= Q(Exists(_need(agency, [dc], user, restricted=True)))
-        rule |= (
-            Q(data_class=dc)
-            & case_file_visibility(agency, dc, user, path="case_file")
-            & (Q(restricted=False) | restricted_ok)
+    """Notes whose data class the agency (for a user: and their role) may see in their file:
+    the row-wise rule with each note's own class for the data class. A restricted note never
+    leaves the holding agency, and inside it is read only by the roles whose need-to-know rows
+    name restricted items of its class. One grant test per note's class, not one per class:
+    the statement stays small, and Django compiles it in a fraction of the time."""
+    codename = Concat(Value("view_"), OuterRef("data_class"), output_field=CharField())
+    seen = Q(case_file__agency=agency)
+    for grant in _grants(agency, None, user):
+        seen |= Q(
+            Exists(
+                grant.filter(content_object=OuterRef("case_file"), permission__codename=codename)
+            )
         )
-    return queryset.filter(rule)
+    restricted_ok = Q(case_file__agency=agency)
+    if user is not None:
+        every = list(DataClass.values)
+        seen &= Q(data_class__in=_need(agency, every, user).values("data_class"))
+        restricted_ok &= Q(
+            data_class__in=_need(agency, every, user, restricted=True).values("data_class")
+        )
+    return queryset.filter(seen & (Q(restricted=False) | restricted_ok))
 
 
 # --- Answering for what is not visible ------------------------------------------------------
