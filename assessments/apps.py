@@ -18,7 +18,11 @@ class AssessmentsConfig(AppConfig):
         from caretrust.people.panels import register_person_panel
 
         register_actions(AuditAction)
-        register_person_panel(title="Assessments and scales", url_name="assessment_person_panel")
+        register_person_panel(
+            title="Assessments and scales",
+            url_name="assessment_person_panel",
+            data_class="assessments",
+        )
 
     def seed_demo(self) -> dict[str, int]:
         """Demo assessments in every state, a joint comprehensive assessment, a Barthel

@@ -23,4 +23,6 @@ class BudgetsConfig(AppConfig):
         register_actions(BudgetAction)
         from caretrust.people.panels import register_person_panel
 
-        register_person_panel(title="Charges for care", url_name="budgets_person_charges")
+        register_person_panel(
+            title="Charges for care", url_name="budgets_person_charges", data_class="finance"
+        )

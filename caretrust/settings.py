@@ -139,6 +139,11 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.integer(
     "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
 )
+# No JIT compilation: the app's statements are short reads whose plans carry several small
+# subqueries (the visibility rule's grants and need to know); their cost estimate crosses
+# jit_above_cost while they run in milliseconds, and compiling them took ~100 ms of a 110 ms
+# caseload query (EXPLAIN ANALYZE on bench/sharing_visibility.py's data, 2026-12-03).
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 # Server-side prepared statements: a statement run more than DATABASE_PREPARE_THRESHOLD times
 # on a connection is planned once and then executed from its plan. Planning was 60 % of
 # PostgreSQL's work for a partner API read (callgrind, 2026-12-01). Prepared statements

@@ -17,7 +17,9 @@ class ReferralsConfig(AppConfig):
         from referrals.models import Action
 
         register_actions(Action)
-        register_person_panel(title="Referrals", url_name="referrals:person_panel")
+        register_person_panel(
+            title="Referrals", url_name="referrals:person_panel", data_class="referrals"
+        )
 
     def seed_demo(self) -> dict[str, int]:
         """The Calderbridge service catalogue, routing rules, referrals in every state and a

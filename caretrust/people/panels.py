@@ -15,11 +15,14 @@ from dataclasses import dataclass
 class PersonPanel:
     title: str
     url_name: str  # a view taking ``person_id``; it answers 404 for a person not visible
+    # The data class the section shows: the page leaves it out for a role that does not need
+    # it (the view applies the rule anyway; this only spares an empty section).
+    data_class: str = ""
 
 
 PANELS: list[PersonPanel] = []
 
 
-def register_person_panel(*, title: str, url_name: str) -> None:
+def register_person_panel(*, title: str, url_name: str, data_class: str = "") -> None:
     if all(p.url_name != url_name for p in PANELS):
-        PANELS.append(PersonPanel(title=title, url_name=url_name))
+        PANELS.append(PersonPanel(title=title, url_name=url_name, data_class=data_class))

@@ -5,7 +5,7 @@ browser's views and the API's viewsets both call these (``parse_uuid`` and the d
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
@@ -17,6 +17,7 @@ from caretrust.audit import services as audit
 from caretrust.audit.models import Action
 from caretrust.directory.models import Agency
 from caretrust.people.models import CarerLink, CaseFile, CaseNote, DataClass, Person
+from caretrust.sharing.need_to_know import role_classes
 from caretrust.sharing.visibility import mark_visible_classes, parse_uuid, visible_or_404
 
 T = TypeVar("T")
@@ -29,7 +30,7 @@ PAGE_SIZE = 25
 def caseload(*, user: Any, agency: Agency, page: int | str | None = 1) -> Page[CaseFile]:
     """The worker's open case files at their active agency, oldest first so nobody waits."""
     files = (
-        CaseFile.objects.visible_to(agency)
+        CaseFile.objects.visible_to(agency, user=user)
         .open()
         .filter(lead_worker=user)
         .select_related("person", "team")
@@ -230,6 +231,11 @@ class PersonRecord:
     carers: list[CarerLink]
     cared_for: list[CarerLink]
     visible_person_ids: set[UUID]
+    # Need to know: the data classes the user's role(s) at the agency do not need, and
+    # whether restricted notes are beyond them too. Said on the page whatever the file holds,
+    # so the words reveal neither content nor counts.
+    withheld: list[str] = field(default_factory=list)
+    restricted_withheld: bool = False
 
     @property
     def case_files(self) -> list[CaseFile]:
@@ -291,7 +297,22 @@ def person_record(*, user: Any, agency: Agency, person_id: object) -> PersonReco
         case_files={str(f.case_file.pk): f.data_classes for f in shared},
         notes=[str(n.pk) for f in shared for n in f.notes],
     )
-    return PersonRecord(person, shared, carers, cared_for, visible)
+    needed, restricted = role_classes(agency, user)
+    withheld = [dc for dc in DataClass.values if dc not in needed]
+    restricted_withheld = not needed <= restricted
+    if withheld or restricted_withheld:
+        # The sections left out for the role are a refusal like any other: audited.
+        audit.record_denial(
+            actor=user,
+            agency=agency,
+            what="person",
+            object_id=person.pk,
+            reason="role_need_to_know",
+            person_id=person.pk,
+            data_classes=withheld,
+            restricted_notes=restricted_withheld,
+        )
+    return PersonRecord(person, shared, carers, cared_for, visible, withheld, restricted_withheld)
 
 
 def get_visible_note(*, user: Any, agency: Agency, note_id: object) -> CaseNote:

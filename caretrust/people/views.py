@@ -72,7 +72,7 @@ def person_detail(request: HttpRequest, person_id: str) -> HttpResponse:
             "can_report": own_file is not None and bool(roles & GOVERNANCE_ROLES),
             "can_break_glass": bool(roles & BREAK_GLASS_ROLES),
             "note_form": NoteForm(initial={"case_file": own_file.pk}) if own_file else None,
-            "panels": PANELS,
+            "panels": [p for p in PANELS if p.data_class not in record.withheld],
         },
     )
 

@@ -14,7 +14,9 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from caretrust.admin_site import AuditedAdmin
-from caretrust.sharing.models import BreakGlassReview, SharingBasis, StatusChange
+from caretrust.audit import services as audit
+from caretrust.audit.models import Action
+from caretrust.sharing.models import BreakGlassReview, NeedToKnow, SharingBasis, StatusChange
 
 
 class ReadOnlyAdmin(AuditedAdmin):
@@ -88,3 +90,24 @@ class BreakGlassReviewAdmin(ReadOnlyAdmin):
     list_filter = ["guardian_agency", "outcome"]
     fields = ["basis", "guardian_agency", "alerted_at", "reviewed_at", "reviewed_by", "outcome"]
     list_select_related = ["basis__holding_agency", "basis__recipient_agency", "guardian_agency"]
+
+
+@admin.register(NeedToKnow)
+class NeedToKnowAdmin(AuditedAdmin):
+    """Need to know is configuration, not anyone's data: an administrator adds, changes and
+    removes an agency's rows here (each change audited), and the next request counts it."""
+
+    list_display = ["agency", "role", "data_class", "restricted_items"]
+    list_filter = ["agency", "role", "data_class", "restricted_items"]
+    list_editable = ["restricted_items"]
+    list_select_related = ["agency"]
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        for obj in queryset:
+            audit.record(
+                Action.ADMIN_CHANGE,
+                actor=request.user,
+                obj=obj,
+                detail={"model": self.model._meta.label, "deleted": str(obj)},
+            )
+        return super().log_deletions(request, queryset)

@@ -19,7 +19,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from caretrust.directory.models import Agency
+from caretrust.directory.models import Agency, Role
 from caretrust.people.models import DataClass, Person
 
 BREAK_GLASS_DURATION = timedelta(hours=4)
@@ -250,3 +250,41 @@ class BreakGlassReview(models.Model):
 
     def __str__(self) -> str:
         return f"Review of {self.basis}"
+
+
+class NeedToKnow(models.Model):
+    """Inside an agency, which data classes a role's work needs: one row per (agency, role,
+    data class), and with ``restricted_items`` the role also reads the agency's restricted
+    items (notes marked restricted) of that class. A user sees a class of a file only when
+    their agency may see it (its own file, or a grant) AND one of their current roles at that
+    agency has a row for it; several roles give the union. No row, no sight: the visibility
+    rule (``caretrust.sharing.visibility``) reads this table in the same query.
+
+    Every agency is seeded with ``caretrust.sharing.need_to_know.DEFAULT_NEED_TO_KNOW`` when
+    it is created (and by migration for those that already were); an administrator changes
+    an agency's rows in the admin, and the next request counts the change."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="need_to_know")
+    role = models.CharField(max_length=30, choices=Role.choices)
+    data_class = models.CharField(max_length=20, choices=DataClass.choices)
+    restricted_items = models.BooleanField(
+        default=False,
+        help_text="Also reads this agency's restricted items (restricted notes) of this class.",
+    )
+
+    class Meta:
+        ordering = ["agency__name", "role", "data_class"]
+        verbose_name = "need to know"
+        verbose_name_plural = "need to know"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "role", "data_class"], name="need_to_know_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        restricted = ", restricted items too" if self.restricted_items else ""
+        return (
+            f"{self.get_role_display()} at {self.agency}: "
+            f"{self.get_data_class_display()}{restricted}"
+        )

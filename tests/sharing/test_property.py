@@ -1,8 +1,14 @@
-"""Property: whatever sequence of grants, refusals, withdrawals, expiries, break-glass and
-staff moves happens, every agency sees exactly what a small reference model says it should,
-for every data class and case file, through both shapes of the rule (row-wise and id-set,
-caretrust.sharing.visibility) for case files and people, and through ``granted_classes`` for
-the data classes of each file; and the projection never drifts from the bases.
+"""Property: whatever sequence of grants, refusals, withdrawals, expiries, break-glass, staff
+moves and changes to an agency's need-to-know table happens, every agency, and every member of
+staff acting for it, sees exactly what a small reference model says it should, for every data
+class and case file, through both shapes of the rule (row-wise and id-set,
+caretrust.sharing.visibility) for case files and people, through ``granted_classes`` for the
+data classes of each file, and through the notes rule (restricted notes included); and the
+projection never drifts from the bases.
+
+The model's rule for a user: their agency may see the file for the class AND one of their
+current roles at that agency needs the class; a restricted note also needs the holding agency
+to be theirs and their role to read restricted items of its class.
 
 Each example builds its own small world (3 agencies, 2 clinicians each, 4 people with files
 at some of the agencies) inside a savepoint that is rolled back afterwards, so the examples
@@ -29,17 +35,19 @@ from caretrust.people.models import (
     CaseFile,
     CaseFileGroupObjectPermission,
     CaseFileUserObjectPermission,
+    CaseNote,
     DataClass,
     Person,
     view_codename,
 )
 from caretrust.sharing import services as sharing
-from caretrust.sharing.models import Evidence, Grantor, Purpose, SharingBasis
+from caretrust.sharing.models import Evidence, Grantor, NeedToKnow, Purpose, SharingBasis
+from caretrust.sharing.services import BREAK_GLASS_ROLES, RECORDING_ROLES
 from caretrust.sharing.visibility import granted_classes
 from tests.factories import AgencyFactory, CaseFileFactory, PersonFactory, UserFactory
 
 AGENCIES = [
-    ("council", AgencyKind.COUNCIL_ASC, (Role.CARE_MANAGER, Role.SOCIAL_WORKER)),
+    ("council", AgencyKind.COUNCIL_ASC, (Role.CARE_MANAGER, Role.FINANCE_OFFICER)),
     ("hospital", AgencyKind.ACUTE_TRUST, (Role.NURSE, Role.GP)),
     ("westvale", AgencyKind.COMMUNITY_HEALTH, (Role.DISTRICT_NURSE, Role.PHYSIOTHERAPIST)),
 ]
@@ -49,6 +57,8 @@ HOLDERS = {0: (0, 1), 1: (0, 2), 2: (0, 1, 2), 3: (1,)}
 CLASSES = DataClass.values
 # Break-glass opens every class alike: checking someone else's on two of them is enough.
 CROSS_AGENCY_CLASSES = (DataClass.DEMOGRAPHICS, DataClass.CLINICAL_NOTES)
+# The notes in every file: (data class, restricted).
+NOTES = [(dc, r) for dc in (DataClass.CLINICAL_NOTES, DataClass.FINANCE) for r in (False, True)]
 LONG_AGO = dt.timedelta(hours=5)
 JUST_NOW = dt.timedelta(seconds=1)
 
@@ -95,6 +105,10 @@ class World:
     visibility_sql: dict[tuple[int, str, int | None, bool], tuple[str, tuple[Any, ...]]]
     # (agency, staff or None, listing): the SQL of Person.objects.visible_to
     person_sql: dict[tuple[int, int | None, bool], tuple[str, tuple[Any, ...]]]
+    # (agency, staff or None): the SQL of CaseNote.objects.visible_to
+    note_sql: dict[tuple[int, int | None], tuple[str, tuple[Any, ...]]]
+    # note pk -> (person, holder, data class, restricted)
+    notes: dict[Any, tuple[int, int, str, bool]]
 
 
 def build_world() -> World:
@@ -111,14 +125,25 @@ def build_world() -> World:
             roles.append(agency_roles[k])
     people: dict[int, Any] = {}
     files: dict[tuple[int, int], CaseFile] = {}
+    notes: dict[Any, tuple[int, int, str, bool]] = {}
     for p, holders in HOLDERS.items():
         people[p] = PersonFactory()
         for h in holders:
             files[(p, h)] = CaseFileFactory(
                 person=people[p], agency=agencies[h], lead_worker=staff[h * STAFF_PER_AGENCY]
             )
+            for dc, restricted in NOTES:
+                note = CaseNote.objects.create(
+                    case_file=files[(p, h)],
+                    data_class=dc,
+                    text="A note.",
+                    restricted=restricted,
+                    author=staff[h * STAFF_PER_AGENCY],
+                )
+                notes[note.pk] = (p, h, dc, restricted)
     visibility_sql = {}
     person_sql = {}
+    note_sql = {}
     for a, agency in enumerate(agencies):
         own = range(a * STAFF_PER_AGENCY, (a + 1) * STAFF_PER_AGENCY)
         others = [s for s in range(len(staff)) if s not in own]
@@ -139,7 +164,10 @@ def build_world() -> World:
                 person_sql[(a, s, listing)] = people_seen.values_list(
                     "pk", flat=True
                 ).query.sql_with_params()
-    return World(agencies, staff, roles, people, files, visibility_sql, person_sql)
+        for s in (None, *range(len(staff))):
+            notes_seen = CaseNote.objects.visible_to(agency, None if s is None else staff[s])
+            note_sql[(a, s)] = notes_seen.values_list("pk", flat=True).query.sql_with_params()
+    return World(agencies, staff, roles, people, files, visibility_sql, person_sql, note_sql, notes)
 
 
 class SharingWorld(RuleBasedStateMachine):
@@ -153,9 +181,15 @@ class SharingWorld(RuleBasedStateMachine):
         w = self.world
         self.agencies, self.staff, self.roles = w.agencies, w.staff, w.roles
         self.people, self.files, self.visibility_sql = w.people, w.files, w.visibility_sql
-        self.person_sql = w.person_sql
+        self.person_sql, self.note_sql, self.notes = w.person_sql, w.note_sql, w.notes
         self.member = [True] * len(self.staff)
         self.bases: list[Basis] = []
+        # (agency, role) -> {data class: reads restricted items}: the need-to-know table,
+        # as seeded for each agency when the world was built.
+        self.need: dict[tuple[int, str], dict[str, bool]] = {}
+        for row in NeedToKnow.objects.filter(agency__in=self.agencies):
+            a = self.agencies.index(row.agency)
+            self.need.setdefault((a, row.role), {})[row.data_class] = row.restricted_items
 
     def teardown(self) -> None:
         transaction.set_rollback(True)
@@ -166,7 +200,24 @@ class SharingWorld(RuleBasedStateMachine):
     def _agency_of(self, s: int) -> int:
         return s // STAFF_PER_AGENCY
 
+    def seen(self, agency: int, data_class: str, s: int | None) -> set[Any]:
+        """What staff member ``s`` (None: the agency as a body) acting for ``agency`` sees:
+        the agency's answer, if ``s`` is a current member whose role needs the class."""
+        if s is None:
+            return self.expected(agency, data_class, None)
+        if not self._role_needs(agency, s, data_class):
+            return set()
+        return self.expected(agency, data_class, s)
+
+    def _role_needs(self, agency: int, s: int, data_class: str, restricted: bool = False) -> bool:
+        if self._agency_of(s) != agency or not self.member[s]:
+            return False  # no current role at this agency: no need of anything there
+        need = self.need.get((agency, self.roles[s]), {})
+        return data_class in need and (need[data_class] or not restricted)
+
     def expected(self, agency: int, data_class: str, user: int | None) -> set[Any]:
+        """What the agency may see of each file for the class (with ``user``: their
+        break-glass too), before need to know."""
         seen = set()
         for (p, h), case_file in self.files.items():
             if h == agency:
@@ -205,7 +256,7 @@ class SharingWorld(RuleBasedStateMachine):
             evidence=Evidence.VERBAL,
             by=self.staff[s],
         )
-        if not self.member[s]:
+        if not self.member[s] or self.roles[s] not in RECORDING_ROLES:
             self._refused(PermissionDenied, call)
         elif (p, h) not in self.files:
             self._refused(ValidationError, call)
@@ -246,7 +297,7 @@ class SharingWorld(RuleBasedStateMachine):
             by=self.staff[s],
             acting_agency=self.agencies[basis.holder],
         )
-        if not self.member[s]:
+        if not self.member[s] or self.roles[s] not in RECORDING_ROLES:
             self._refused(PermissionDenied, call)
             return
         call()
@@ -309,7 +360,7 @@ class SharingWorld(RuleBasedStateMachine):
             acting_agency=self.agencies[a],
             reason="Collapsed on the ward; no history available.",
         )
-        if not self.member[s]:
+        if not self.member[s] or self.roles[s] not in BREAK_GLASS_ROLES:
             self._refused(PermissionDenied, call)
             return
         created = call()
@@ -337,6 +388,25 @@ class SharingWorld(RuleBasedStateMachine):
             directory.add_membership(user=user, agency=agency, role=self.roles[s])
         self.member[s] = not self.member[s]
 
+    @rule(a=agency_ix, k=staff_ix, data_class=st.sampled_from(CLASSES), restricted=st.booleans())
+    def reconfigure_need_to_know(self, a: int, k: int, data_class: str, restricted: bool) -> None:
+        """An administrator gives a role at an agency a data class it lacked (reading
+        restricted items of it or not), or takes one away."""
+        role = self.roles[a * STAFF_PER_AGENCY + k]
+        need = self.need.setdefault((a, role), {})
+        rows = NeedToKnow.objects.filter(agency=self.agencies[a], role=role, data_class=data_class)
+        if data_class in need:
+            rows.delete()
+            del need[data_class]
+        else:
+            NeedToKnow.objects.create(
+                agency=self.agencies[a],
+                role=role,
+                data_class=data_class,
+                restricted_items=restricted,
+            )
+            need[data_class] = restricted
+
     @rule()
     def sweep(self) -> None:
         swept = sharing.expire_lapsed_bases()
@@ -354,9 +424,9 @@ class SharingWorld(RuleBasedStateMachine):
             for (a, data_class, s, listing), (sql, params) in self.visibility_sql.items():
                 cursor.execute(sql, params)
                 got = {row[0] for row in cursor.fetchall()}
-                # Someone else's break-glass never counts for this agency, whoever asks.
-                acting_for_a = s is not None and self._agency_of(s) == a
-                want = self.expected(a, data_class, s if acting_for_a else None)
+                # Someone else's break-glass never counts for this agency, whoever asks; nor
+                # does anyone without a current role here.
+                want = self.seen(a, data_class, s)
                 assert got == want, (self.agencies[a].slug, data_class, s, listing)
 
     @invariant()
@@ -366,8 +436,7 @@ class SharingWorld(RuleBasedStateMachine):
             for (a, s, listing), (sql, params) in self.person_sql.items():
                 cursor.execute(sql, params)
                 got = {row[0] for row in cursor.fetchall()}
-                acting_for_a = s is not None and self._agency_of(s) == a
-                files = self.expected(a, DataClass.DEMOGRAPHICS, s if acting_for_a else None)
+                files = self.seen(a, DataClass.DEMOGRAPHICS, s)
                 want = {self.people[p].pk for (p, _h), f in self.files.items() if f.pk in files}
                 assert got == want, (self.agencies[a].slug, s, listing)
 
@@ -378,13 +447,31 @@ class SharingWorld(RuleBasedStateMachine):
         files = list(self.files.values())
         for a, agency in enumerate(self.agencies):
             for s in (None, *range(len(self.staff))):
-                acting_for_a = s is not None and self._agency_of(s) == a
                 user = None if s is None else self.staff[s]
-                seen = {dc: self.expected(a, dc, s if acting_for_a else None) for dc in CLASSES}
+                seen = {dc: self.seen(a, dc, s) for dc in CLASSES}
                 got = granted_classes(files, agency, user)
                 for f in files:
                     want = {dc for dc in CLASSES if f.pk in seen[dc]}
                     assert got[f.pk] == want, (self.agencies[a].slug, s, f.pk)
+
+    @invariant()
+    def each_agency_and_user_reads_exactly_the_notes_the_model_says(self) -> None:
+        """A note is read where its class of its file is seen; a restricted one only in its
+        holding agency, and by a user only if their role reads restricted items of it."""
+        with connection.cursor() as cursor:
+            for (a, s), (sql, params) in self.note_sql.items():
+                cursor.execute(sql, params)
+                got = {row[0] for row in cursor.fetchall()}
+                want = set()
+                for pk, (p, h, dc, restricted) in self.notes.items():
+                    if self.files[(p, h)].pk not in self.seen(a, dc, s):
+                        continue
+                    if restricted and (
+                        h != a or (s is not None and not self._role_needs(a, s, dc, True))
+                    ):
+                        continue
+                    want.add(pk)
+                assert got == want, (self.agencies[a].slug, s)
 
     @invariant()
     def the_projection_has_not_drifted(self) -> None:

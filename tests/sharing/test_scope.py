@@ -141,8 +141,10 @@ def test_a_recorded_refusal_blocks_break_glass_for_its_class(
     )
 
     assert _visible(hospital, DEMOGRAPHICS, council_file, nina)
-    assert _visible(hospital, FINANCE, council_file, nina)
+    assert _visible(hospital, DataClass.ASSESSMENTS, council_file, nina)
     assert not _visible(hospital, CLINICAL, council_file, nina)
+    # Break-glass opens every class the refusal leaves; a nurse's role still needs no finance.
+    assert not _visible(hospital, FINANCE, council_file, nina)
     assert (
         nina_client.get(reverse("person_detail", args=[council_file.person.pk])).status_code == 200
     )
