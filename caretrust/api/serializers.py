@@ -198,6 +198,14 @@ class SharingBasisSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     recipient_agency: serializers.SlugRelatedField[Agency] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
+    # Only a consent has a grantor and evidence; other bases store "" (the model's blank
+    # choice) and answer null, which the published enums allow.
+    grantor = serializers.ChoiceField(
+        choices=Grantor.choices, allow_null=True, read_only=True, source="grantor_or_none"
+    )
+    evidence = serializers.ChoiceField(
+        choices=Evidence.choices, allow_null=True, read_only=True, source="evidence_or_none"
+    )
     # The status the visibility rule applies now: an active basis past its period or review
     # date reads "expired" before the sweeper has recorded it.
     status = serializers.ChoiceField(choices=Status.choices, source="status_now", read_only=True)

@@ -157,6 +157,14 @@ class SharingBasis(models.Model):
         return self.provision == Provision.DENY
 
     @property
+    def grantor_or_none(self) -> str | None:
+        return self.grantor or None
+
+    @property
+    def evidence_or_none(self) -> str | None:
+        return self.evidence or None
+
+    @property
     def ends_at(self) -> dt.datetime | None:
         """When the basis stops counting: its period's end or, for a best-interests decision,
         the end of its review date, whichever is first (None: until withdrawn)."""

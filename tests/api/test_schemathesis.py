@@ -340,9 +340,4 @@ def test_api_conforms_to_its_schema(case: Any, world: World, _in_test_transactio
 
 def _known_failures(case: Any) -> list[Any]:
     """Checks left out for one operation, each until the fix named here lands on main."""
-    if case.method == "GET" and case.path.startswith("/api/v1/sharing-bases/"):
-        # The break-glass basis seeded above answers "grantor": "" and "evidence": "", which
-        # GrantorEnum and EvidenceEnum do not allow (issue 16, item 4): fixed on branch inputs.
-        # Remove this exclusion when that branch is merged.
-        return [checks.response_schema_conformance]
     return []
