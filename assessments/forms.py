@@ -22,6 +22,7 @@ from assessments.models import (
     ServiceKind,
 )
 from assessments.scales import TABLES
+from caretrust.people.validators import whole_number
 
 DATE_HELP = "For example, 2026-11-27 (year-month-day)."
 
@@ -210,8 +211,15 @@ class ServiceForm(forms.Form):
             "funding": data.get("funding"),
             "provider_agency": data.get("provider_agency") or None,
             "hours_per_week": (data.get("hours_per_week") or "").strip() or None,
-            "cost_per_hour_pence": int(cost) if cost.lstrip("-").isdigit() else (cost or None),
+            "cost_per_hour_pence": _pence_or_text(cost),
             "start_date": data.get("start_date") or None,
             "review_date": data.get("review_date") or None,
             "end_date": data.get("end_date") or None,
         }
+
+
+def _pence_or_text(cost: str) -> int | str | None:
+    """A whole number of pence as an int; anything else as typed, for the service to refuse
+    with its message (or None when empty)."""
+    pence = whole_number(cost, negative=True)
+    return pence if pence is not None else (cost or None)

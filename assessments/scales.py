@@ -14,6 +14,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from caretrust.people.validators import whole_number
+
 
 @dataclass(frozen=True)
 class Item:
@@ -92,8 +94,8 @@ def score(scale: str, items: Mapping[str, Any]) -> tuple[dict[str, int], int]:
             value = None
         elif isinstance(raw, int):
             value = raw
-        elif isinstance(raw, str) and raw.strip().isdigit():
-            value = int(raw.strip())
+        elif isinstance(raw, str):
+            value = whole_number(raw)
         else:
             value = None
         if value is None or value not in item.scores:

@@ -75,7 +75,7 @@ from caretrust.events.contracts import (
 )
 from caretrust.events.services import emit
 from caretrust.people.models import CarerLink, CaseFile
-from caretrust.people.validators import today_in_london
+from caretrust.people.validators import today_in_london, whole_number
 
 # Roles that may lead an assessment, write a section, record a meeting or agree a plan.
 PROFESSIONAL_ROLES = frozenset(
@@ -259,11 +259,12 @@ def _clean_answer(q: FormQuestion, raw: Any) -> Any:
             raise ValidationError(f"{q.text}: choose one of {', '.join(values)}.")
         return raw
     if q.kind == QuestionKind.NUMBER:
-        if isinstance(raw, bool) or not (
-            isinstance(raw, int) or (isinstance(raw, str) and raw.strip().lstrip("-").isdigit())
-        ):
+        parsed = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+        if parsed is None:
+            parsed = whole_number(raw, negative=True)
+        if parsed is None:
             raise ValidationError(f"{q.text}: give a whole number.")
-        value = int(raw)
+        value = parsed
         if (q.minimum is not None and value < q.minimum) or (
             q.maximum is not None and value > q.maximum
         ):

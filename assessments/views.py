@@ -29,6 +29,7 @@ from caretrust.directory.access import agency_required
 from caretrust.directory.models import Agency, Membership
 from caretrust.people.models import CarerLink, CaseFile
 from caretrust.people.selectors import get_visible_person
+from caretrust.people.validators import whole_number
 
 SERVICE_ROWS = 3
 
@@ -313,7 +314,7 @@ def _save(request: HttpRequest, agency: Agency, section_id: str) -> HttpResponse
             section_id=pk,
             answers=answers,
             narrative=request.POST.get("narrative", ""),
-            based_on_version=int(version) if version.isdigit() else -1,
+            based_on_version=_version_or_unknown(version),
             by=request.user,
             agency=agency,
         )
@@ -370,7 +371,7 @@ def section_sign(request: HttpRequest, section_id: str) -> HttpResponse:
             section_id=section.pk,
             by=request.user,
             agency=agency,
-            based_on_version=int(version) if version.isdigit() else -1,
+            based_on_version=_version_or_unknown(version),
         )
     except ValidationError as exc:
         return render(
@@ -750,3 +751,10 @@ def adopt(request: HttpRequest, assessment_id: str) -> HttpResponse:
         )
     messages.success(request, "Adopted: your service will not assess again.")
     return redirect("assessment_detail", assessment_id=assessment.pk)
+
+
+def _version_or_unknown(raw: str) -> int:
+    """The version a save was based on, or -1 (matches none, so the save is a conflict) when
+    the form's hidden field was tampered with."""
+    version = whole_number(raw)
+    return version if version is not None else -1

@@ -23,7 +23,7 @@ from caretrust.directory.models import Membership, Role
 from caretrust.people.forms import PersonRegistrationForm
 from caretrust.people.selectors import get_visible_person
 from caretrust.people.services import DuplicateNhsNumber
-from caretrust.people.validators import normalise_nhs_number
+from caretrust.people.validators import normalise_nhs_number, whole_number
 from referrals import discharge, forms, outcomes, selectors, services
 from referrals.models import Action, Need, RuleSet, Service, Source, Status, Urgency
 
@@ -159,9 +159,10 @@ def _release(request: HttpRequest, referral: Any, agency: Any) -> str:
 @_action("assign")
 def _assign(request: HttpRequest, referral: Any, agency: Any) -> str:
     raw = request.POST.get("to", "")
+    user_id = whole_number(raw)
     to = (
-        Membership.objects.current().filter(agency=agency, user_id=int(raw)).first()
-        if raw.isdigit()
+        Membership.objects.current().filter(agency=agency, user_id=user_id).first()
+        if user_id is not None
         else None
     )
     if to is None:
@@ -510,8 +511,9 @@ def rules(request: HttpRequest) -> HttpResponse:
 
 
 def first_by_uuid_or_version(sets: list[RuleSet], version: str | None) -> RuleSet | None:
-    if version and version.isdigit():
-        return next((s for s in sets if s.version == int(version)), None)
+    number = whole_number(version)
+    if number is not None:
+        return next((s for s in sets if s.version == number), None)
     return next((s for s in sets if s.status == "published"), sets[0] if sets else None)
 
 
@@ -561,8 +563,9 @@ def rules_copy(request: HttpRequest, version: int) -> HttpResponse:
         for r in source.rules.select_related("service").order_by("position")
     ]
     drop = request.POST.get("drop")
-    if drop and drop.isdigit():
-        rows = [r for i, r in enumerate(rows, start=1) if i != int(drop)]
+    dropped = whole_number(drop)
+    if dropped is not None:
+        rows = [r for i, r in enumerate(rows, start=1) if i != dropped]
     new_service = Service.objects.filter(slug=request.POST.get("service", "")).first()
     if new_service is not None:
         rows.insert(

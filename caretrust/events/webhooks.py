@@ -63,6 +63,7 @@ from caretrust.events.models import (
     WebhookSubscription,
 )
 from caretrust.events.services import handles
+from caretrust.people.validators import whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -461,8 +462,9 @@ def retry_after(value: str | None, now: dt.datetime) -> dt.timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        delay = dt.timedelta(seconds=int(value))
+    seconds = whole_number(value)
+    if seconds is not None:
+        delay = dt.timedelta(seconds=seconds)
     else:
         when = parse_http_date_safe(value)
         if when is None:

@@ -90,6 +90,21 @@ def is_ascii_digits(value: str) -> bool:
     return bool(_ASCII_DIGITS.fullmatch(value))
 
 
+def whole_number(raw: object, *, negative: bool = False) -> int | None:
+    """``raw`` as an int if it is a whole number written in ASCII digits (a leading "-" only
+    when ``negative``), with at most 18 digits so it fits PostgreSQL's bigint; otherwise None.
+    For numbers typed into forms and query strings: ``int()`` after ``str.isdigit()`` fails on
+    "²" and on numbers of more than 4,300 digits, and a huge id fails in the database."""
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    sign = -1 if negative and text.startswith("-") else 1
+    digits = text[1:] if sign == -1 else text
+    if not digits or len(digits) > 18 or not is_ascii_digits(digits):
+        return None
+    return sign * int(digits)
+
+
 def nhs_number_range(digits: str) -> str | None:
     """Which issuing range ten ASCII digits fall in, or None for none."""
     if digits in DOCUMENTATION_EXAMPLES:

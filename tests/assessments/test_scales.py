@@ -56,7 +56,9 @@ def test_each_allowed_barthel_score_counts_towards_the_total(item, value):
     ("item", "value"),
     [(k, max(vs) + 1) for k, vs in BARTHEL_TABLE.items()]
     + [(k, -1) for k in BARTHEL_TABLE]
-    + [("bowels", 1.5), ("bladder", "two"), ("mobility", True), ("stairs", None)],
+    + [("bowels", 1.5), ("bladder", "two"), ("mobility", True), ("stairs", None)]
+    # other digits and absurd lengths: refused, never int()'s ValueError
+    + [("bowels", "²"), ("bladder", "٢"), ("transfer", "9" * 5000)],
 )
 def test_each_invalid_barthel_value_is_refused_with_what_is_allowed(item, value):
     with pytest.raises(ValidationError) as error:

@@ -26,6 +26,8 @@ def _rows() -> tuple:
         ("perspective", {"wants_to_stay_home": "maybe"}, "choose one of yes, no"),
         ("clinical_background", {"medicines_count": 51}, "from 0 to 50"),
         ("clinical_background", {"medicines_count": "six"}, "whole number"),
+        ("clinical_background", {"medicines_count": "²"}, "whole number"),
+        ("clinical_background", {"medicines_count": "9" * 5000}, "whole number"),
         ("clinical_background", {"last_admission": "12/03/2026"}, "YYYY-MM-DD"),
         ("personal_care", {"nonsense": "x"}, "has no question 'nonsense'"),
     ],
