@@ -33,6 +33,7 @@ from budgets.models import (
 )
 from budgets.selectors import whole_number
 from caretrust.api.conventions import Cursor, idempotent
+from caretrust.api.serializers import StrictSerializerMixin
 from caretrust.api.views import (
     COMMON_ERRORS,
     IDEMPOTENCY_KEY,
@@ -123,7 +124,7 @@ class PenceField(serializers.Field):
 _POUNDS = re.compile(r"^\d+(\.\d{1,2})?$")
 
 
-class PostingInSerializer(serializers.Serializer):
+class PostingInSerializer(StrictSerializerMixin, serializers.Serializer):
     account = serializers.IntegerField(min_value=1)
     side = serializers.ChoiceField(choices=["debit", "credit"])
     amount_pence = PenceField(required=False, help_text="Whole pence, above zero.")
@@ -153,7 +154,7 @@ class PostingInSerializer(serializers.Serializer):
         return data
 
 
-class JournalInSerializer(serializers.Serializer):
+class JournalInSerializer(StrictSerializerMixin, serializers.Serializer):
     fund = serializers.IntegerField(min_value=1)
     effective_date = serializers.DateField(input_formats=["%Y-%m-%d"])
     kind = serializers.ChoiceField(
@@ -171,7 +172,7 @@ class JournalInSerializer(serializers.Serializer):
     postings = serializers.ListField(child=PostingInSerializer(), min_length=2, max_length=200)
 
 
-class ReverseSerializer(serializers.Serializer):
+class ReverseSerializer(StrictSerializerMixin, serializers.Serializer):
     effective_date = serializers.DateField(input_formats=["%Y-%m-%d"])
     memo = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
@@ -200,7 +201,7 @@ class CommitmentSerializer(serializers.ModelSerializer):
         return services.outstanding(commitment)
 
 
-class CareEventSerializer(serializers.Serializer):
+class CareEventSerializer(StrictSerializerMixin, serializers.Serializer):
     type = serializers.ChoiceField(choices=sorted(services.CARE_EVENT_TYPES.values()))
     payload = serializers.DictField()
 

@@ -40,16 +40,15 @@ from caretrust.audit import services as audit
 from caretrust.directory.models import Agency, Role
 from caretrust.people.models import DataClass, case_file_visibility
 from caretrust.people.validators import today_in_london
+from caretrust.people.validators import whole_number as digits_rule
 
 FINANCE_ROLES = frozenset({Role.FINANCE_OFFICER, Role.POOL_MANAGER})
 
 
 def whole_number(value: object) -> int:
-    """``value`` as an id: a plain ASCII whole number (not "²", not 10**30), else 0."""
-    text = str(value)
-    if text.isascii() and text.isdigit() and len(text) <= 18:
-        return int(text)
-    return 0
+    """``value`` as an id: a plain ASCII whole number (not "²", not 10**30), else 0 (matches
+    no row). The digit rule is the project's one (``caretrust.people.validators``)."""
+    return digits_rule(str(value)) or 0
 
 
 def may_see_figures(roles: Iterable[str] | None) -> bool:

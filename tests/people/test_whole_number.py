@@ -20,7 +20,22 @@ def test_whole_numbers_in_ascii_digits_are_read(raw, expected):
 
 @pytest.mark.parametrize(
     "raw",
-    ["", " ", "²", "4²", "٣", "１２", "1.5", "1e3", "+1", "-1", "9" * 19, "9" * 5000, None, 3],
+    [
+        "",
+        " ",
+        "²",
+        "4²",
+        "٣",
+        "\uff11\uff12",
+        "1.5",
+        "1e3",
+        "+1",
+        "-1",
+        "9" * 19,
+        "9" * 5000,
+        None,
+        3,
+    ],
 )
 def test_anything_else_is_none(raw):
     assert whole_number(raw) is None
