@@ -270,6 +270,7 @@ class FundFilter(StrictFilterSet):
 class FundViewSet(BudgetsViewSet):
     serializer_class = FundSerializer
     queryset = PooledFund.objects.none()
+    action_query_params = {"reconciliation": frozenset({"year"})}
 
     def get_queryset(self) -> QuerySet[PooledFund]:
         return self.funds().prefetch_related("partners__agency").order_by("id")

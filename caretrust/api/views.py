@@ -5,7 +5,7 @@ writes to the audit trail itself: a list hands its selector its filters and curs
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import django_filters
 from django.core.exceptions import ValidationError
@@ -56,7 +56,11 @@ def _problem(status_code: int, description: str) -> dict[tuple[int, str], OpenAp
 
 
 COMMON_ERRORS = {
-    **_problem(400, "Malformed request or invalid fields (field-level errors)."),
+    **_problem(
+        400,
+        "Malformed request, invalid fields, or a query parameter the endpoint does not take "
+        "(field-level errors name each).",
+    ),
     **_problem(401, "No valid bearer token or session."),
     **_problem(403, "Visible, but this client or role may not do this."),
     **_problem(404, "Does not exist or is not visible to your agency (indistinguishable)."),
@@ -64,6 +68,11 @@ COMMON_ERRORS = {
 }
 WRITE_ERRORS = {
     **COMMON_ERRORS,
+    **_problem(
+        403,
+        "This client lacks the resource's write scope (answered for every id, visible or not, "
+        "before any lookup, so it reveals nothing), or this role may not do this.",
+    ),
     **_problem(409, "A request with this Idempotency-Key is still being processed."),
     **_problem(422, "This Idempotency-Key was used with a different request body."),
 }
@@ -108,9 +117,53 @@ class AgencyScopedViewSet(viewsets.GenericViewSet):
     scope_group = ""
     lookup_value_regex = "[^/]+"
 
+    # Query parameters an action reads itself, beyond a list's filters and page (each also
+    # documented in the action's schema), by action name.
+    action_query_params: ClassVar[dict[str, frozenset[str]]] = {}
+
     @property
     def agency(self) -> Any:
         return self.request.agency  # type: ignore[attr-defined]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if self.action is not None:  # None: a method the route lacks, answered 405 next
+            self._refuse_unknown_query_params(request)
+
+    def known_query_params(self) -> set[str]:
+        """What this action reads from the query string: a list's filters (one parameter each)
+        and cursor page, and whatever ``action_query_params`` names for the action."""
+        known = set(self.action_query_params.get(self.action or "", frozenset()))
+        if self.action == "list":
+            filterset = getattr(self, "filterset_class", None)
+            if filterset is not None and self.filter_backends:
+                known |= set(filterset.base_filters)
+            paginator = self.paginator
+            if paginator is not None:
+                known |= {
+                    name
+                    for name in (
+                        getattr(paginator, "cursor_query_param", None),
+                        getattr(paginator, "page_size_query_param", None),
+                    )
+                    if name
+                }
+        return known
+
+    def _refuse_unknown_query_params(self, request: Request) -> None:
+        """A parameter the action does not know is a 400 naming it, not silently ignored: a
+        partner's ``?pk=`` or ``?person__in=`` must not look like a filter that worked and
+        answered with everything."""
+        known = self.known_query_params()
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            expected = ", ".join(sorted(known)) if known else "none"
+            raise drf_exceptions.ValidationError(
+                {
+                    name[:100]: [f"Unknown query parameter; this endpoint takes: {expected}."]
+                    for name in unknown[:20]
+                }
+            )
 
     def _page(self, queryset: QuerySet[Any]) -> list[Any]:
         """A list endpoint's part in its selector's read: its filters, then the cursor page."""
@@ -185,6 +238,7 @@ class PersonViewSet(AgencyScopedViewSet):
     filterset_class = PersonFilter
     scope_group = "persons"
     queryset = Person.objects.none()
+    action_query_params = {"access_report": frozenset({"page"})}
 
     def get_object(self) -> Person:
         return people_selectors.get_visible_person(

@@ -205,6 +205,8 @@ class DeliveryViewSet(WebhookViewSet):
     serializer_class = s.DeliverySerializer
     filterset_class = DeliveryFilter
     queryset = WebhookDelivery.objects.none()
+    # The delivery log is a cursor-paged list of its own.
+    action_query_params = {"attempts": frozenset({"cursor", "page_size"})}
 
     def get_queryset(self) -> QuerySet[WebhookDelivery]:
         return WebhookDelivery.objects.filter(subscription__client=self.partner).select_related(
