@@ -117,3 +117,28 @@ def test_a_developer_who_asks_gets_django_s_debug_page(settings, carol_client):
 
     assert response.status_code == 404
     assert "Using the URLconf" in response.content.decode()
+
+
+def test_an_api_error_is_a_problem_document_even_with_debug_pages_and_logs_its_traceback(
+    settings, carol_client, monkeypatch, caplog
+):
+    """A partner system never gets an HTML page, even from a developer's machine; the
+    traceback goes to the log with the request id, not to the client."""
+    from caretrust.api import views
+
+    settings.DEBUG = True
+    settings.DEBUG_ERROR_PAGES = True
+
+    def broken(self, request, *args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views.PersonViewSet, "list", broken)
+    carol_client.raise_request_exception = False
+
+    response = carol_client.get("/api/v1/persons/?family_name=Smith")
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/problem+json"
+    assert "a bug" not in response.content.decode()
+    logged = [r for r in caplog.records if r.levelname == "ERROR" and r.exc_info]
+    assert logged and "a bug" in str(logged[-1].exc_info[1])
