@@ -79,6 +79,7 @@ def test_register_share_read_withdraw(hospital_partner, council_partner):
     assert story == [
         (h, Action.PERSON_CREATED),
         (h, Action.CASEFILE_OPENED),
+        (h, Action.PERSON_TAKEN_ON_NEW),
         (c, Action.ACCESS_DENIED),
         (h, Action.BASIS_RECORDED),
         (h, Action.PERMISSIONS_CHANGED),
