@@ -75,7 +75,7 @@ from caretrust.events.contracts import (
 )
 from caretrust.events.services import emit
 from caretrust.people.models import CarerLink, CaseFile
-from caretrust.people.validators import today_in_london, whole_number
+from caretrust.people.validators import NUL_MESSAGE, today_in_london, whole_number
 
 # Roles that may lead an assessment, write a section, record a meeting or agree a plan.
 PROFESSIONAL_ROLES = frozenset(
@@ -283,6 +283,8 @@ def _clean_answer(q: FormQuestion, raw: Any) -> Any:
     text = str(raw).strip()
     if len(text) > 2000:
         raise ValidationError(f"{q.text}: keep the answer to 2,000 characters.")
+    if "\x00" in text:
+        raise ValidationError(f"{q.text}: the answer {NUL_MESSAGE}")
     return text
 
 
@@ -471,6 +473,8 @@ def save_section(
         narrative = narrative.strip()
         if len(narrative) > 20_000:
             raise ValidationError({"narrative": "Keep the narrative to 20,000 characters."})
+        if "\x00" in narrative:
+            raise ValidationError({"narrative": f"The narrative {NUL_MESSAGE}"})
         now = timezone.now()
         won = (
             based_on_version == section.version

@@ -754,7 +754,12 @@ def adopt(request: HttpRequest, assessment_id: str) -> HttpResponse:
 
 
 def _version_or_unknown(raw: str) -> int:
-    """The version a save was based on, or -1 (matches none, so the save is a conflict) when
-    the form's hidden field was tampered with."""
+    """The version a save was based on, from the form's hidden field. Without one (a
+    tampered or truncated form) nothing can be saved over anyone's work: say so."""
     version = whole_number(raw)
-    return version if version is not None else -1
+    if version is None:
+        raise ValidationError(
+            "This form did not say which version of the section it was opened on: reload "
+            "the section and make your change again."
+        )
+    return version

@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After the session and the user, so its 400 page has the usual header.
+    "caretrust.ops.nul_guard.NulInputMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "caretrust.directory.middleware.ActiveAgencyMiddleware",
     "caretrust.errors.ErrorPagesMiddleware",

@@ -1242,6 +1242,16 @@ def _clean_rule(data: dict[str, Any], position: int) -> dict[str, Any]:
             raise ValidationError({name: f"Rule {position}: unknown {name} {', '.join(bad)}."})
     if not isinstance(out["service"], Service):
         raise ValidationError({"service": f"Rule {position}: choose the service it routes to."})
+    # The model's own field checks (lengths, the small-integer range of the ages), so nothing
+    # the columns cannot hold reaches the database.
+    try:
+        RoutingRule(**out).full_clean(
+            exclude=["ruleset", "position"], validate_unique=False, validate_constraints=False
+        )
+    except ValidationError as exc:
+        raise ValidationError(
+            {f: f"Rule {position}: {' '.join(ms)}" for f, ms in exc.message_dict.items()}
+        ) from None
     return out
 
 

@@ -201,8 +201,11 @@ def _redirect(request: HttpRequest, referral: Any, agency: Any) -> str:
 
 @_action("withdraw")
 def _withdraw(request: HttpRequest, referral: Any, agency: Any) -> str:
+    form = forms.WithdrawForm(request.POST)
+    if not form.is_valid():
+        raise ValidationError("Say why the referral is withdrawn.")
     services.withdraw_referral(
-        referral=referral, agency=agency, by=request.user, reason=request.POST.get("reason", "")
+        referral=referral, agency=agency, by=request.user, reason=form.cleaned_data["reason"]
     )
     return "The referral is withdrawn."
 
@@ -454,7 +457,7 @@ def service_edit(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             services.update_service(
                 service=service,
-                expected_version=int(request.POST.get("version", 0)),
+                expected_version=_form_version(request),
                 changes=data,
                 agency=agency,
                 by=request.user,
@@ -568,8 +571,9 @@ def rules_copy(request: HttpRequest, version: int) -> HttpResponse:
         rows = [r for i, r in enumerate(rows, start=1) if i != dropped]
     new_service = Service.objects.filter(slug=request.POST.get("service", "")).first()
     if new_service is not None:
+        position = whole_number(request.POST.get("position")) or len(rows) + 1
         rows.insert(
-            max(0, min(len(rows), int(request.POST.get("position") or len(rows) + 1) - 1)),
+            max(0, min(len(rows), position - 1)),
             {
                 "name": request.POST.get("name", "") or "New rule",
                 "sources": request.POST.getlist("sources"),
@@ -577,8 +581,8 @@ def rules_copy(request: HttpRequest, version: int) -> HttpResponse:
                 "needs_any": request.POST.getlist("needs_any"),
                 "settings": request.POST.getlist("settings"),
                 "postcode_districts": request.POST.get("postcode_districts", "").split(),
-                "min_age": _int(request.POST.get("min_age")),
-                "max_age": _int(request.POST.get("max_age")),
+                "min_age": whole_number(request.POST.get("min_age")),
+                "max_age": whole_number(request.POST.get("max_age")),
                 "service": new_service,
             },
         )
@@ -593,8 +597,13 @@ def rules_copy(request: HttpRequest, version: int) -> HttpResponse:
     return redirect(f"{reverse('referrals:rules')}?version={draft.version}")
 
 
-def _int(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.strip().isdigit() else None
+def _form_version(request: HttpRequest) -> int:
+    """The version an edit form was opened on (its hidden field); without a readable one,
+    nothing is saved over a change the editor has not seen."""
+    version = whole_number(request.POST.get("version"))
+    if version is None:
+        raise ValidationError("This form did not say which version it was opened on: reload it.")
+    return version
 
 
 # --- Hospital discharge -----------------------------------------------------------------------

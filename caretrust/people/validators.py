@@ -90,6 +90,10 @@ def is_ascii_digits(value: str) -> bool:
     return bool(_ASCII_DIGITS.fullmatch(value))
 
 
+# PostgreSQL cannot store a NUL in text or JSON (nor compare one): said where text is checked.
+NUL_MESSAGE = "contains a NUL (character 0), which cannot be stored: retype it as plain text."
+
+
 def whole_number(raw: object, *, negative: bool = False) -> int | None:
     """``raw`` as an int if it is a whole number written in ASCII digits (a leading "-" only
     when ``negative``), with at most 18 digits so it fits PostgreSQL's bigint; otherwise None.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from assessments import services
@@ -282,3 +283,49 @@ def test_the_care_plan_form_refuses_168_plus_hours_on_the_field(
     assert done.status_code == 302
     plan_page = nina_client.get(done["Location"]).content.decode()
     assert "£215.00" in plan_page
+
+
+@pytest.mark.parametrize("version", [None, "", "two", "²", "9" * 5000])
+def test_a_save_without_a_readable_version_is_a_form_error_not_a_conflict(
+    nina_client, assessment, version
+):
+    """Found by tests/test_browser_form_fuzz.py: the hidden version left out or tampered with
+    was a 500 (the conflict it recorded broke a CHECK constraint). It is a message now, and
+    nothing is written: neither the section nor a conflict."""
+    sec = section(assessment, "perspective")
+    data = {"main_concern": "Home by Friday", "narrative": ""}
+    if version is not None:
+        data["version"] = version
+    response = nina_client.post(reverse("section_edit", args=[sec.pk]), data, **HTMX)
+    assert response.status_code == 200
+    assert "did not say which version" in response.content.decode()
+    sec.refresh_from_db()
+    assert (sec.version, sec.answers) == (1, {})
+    assert not SectionConflict.objects.exists()
+
+
+def test_a_nul_in_an_answer_is_refused_by_the_service_too(assessment, nina, hospital):
+    """The browser's NUL rule (caretrust/ops/nul_guard.py) stops it before the view; the
+    service refuses it as well, for the API's answers, which are JSON of any depth."""
+    sec = section(assessment, "perspective")
+    with pytest.raises(ValidationError) as caught:
+        services.save_section(
+            section_id=sec.pk,
+            answers={"main_concern": "a\x00b"},
+            narrative="",
+            based_on_version=1,
+            by=nina,
+            agency=hospital,
+        )
+    assert "NUL" in caught.value.message_dict["main_concern"][0]
+    with pytest.raises(ValidationError, match="NUL"):
+        services.save_section(
+            section_id=sec.pk,
+            answers={},
+            narrative="a\x00b",
+            based_on_version=1,
+            by=nina,
+            agency=hospital,
+        )
+    sec.refresh_from_db()
+    assert sec.version == 1

@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from django.urls import reverse
+
 from referrals import services
+from referrals.forms import ServiceForm
+from referrals.models import RuleSet
+from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +100,56 @@ def test_eligibility_explains_what_the_person_does_not_meet(community: Any, rapi
     )
     assert len(problems) == 4
     assert "aged 65 or over" in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"min_age": 99_999}, "min_age"),  # beyond the column's small integer
+        ({"max_age": -1}, "max_age"),
+        ({"name": "x" * 201}, "name"),
+        ({"postcode_districts": ["HX12345"]}, "postcode_districts"),
+    ],
+)
+def test_a_rule_the_columns_cannot_hold_is_refused_before_the_database(
+    community: Any, rapid: Any, adam: Any, change: dict[str, Any], field: str
+) -> None:
+    """Found by tests/test_browser_form_fuzz.py (these were 500s from PostgreSQL): a rule is
+    checked by the model's own field rules, and the message names the rule."""
+    rule = {"name": "Falls", "service": rapid, **change}
+    with pytest.raises(ValidationError) as caught:
+        services.draft_ruleset(agency=community, by=adam, fallback_service=rapid, rules=[rule])
+    assert caught.value.message_dict[field][0].startswith("Rule 1: ")
+    assert not RuleSet.objects.exists()
+
+
+def test_the_rules_page_reads_typed_numbers_by_the_one_digit_rule(
+    community: Any, rapid: Any, adam: Any, ruleset: Any
+) -> None:
+    """Position and ages typed as "²" or words were int()'s ValueError (a 500): now a
+    position that is no number puts the rule last, and an age that is none is no bound."""
+    client = signed_in(adam)
+    response = client.post(
+        reverse("referrals:rules_copy", args=[ruleset.version]),
+        {"service": rapid.slug, "name": "Typed", "position": "two", "min_age": "²"},
+    )
+    assert response.status_code == 302
+    draft = RuleSet.objects.order_by("-version").first()
+    typed = draft.rules.order_by("position").last()
+    assert (typed.name, typed.min_age) == ("Typed", None)
+
+
+def test_a_service_edit_without_its_version_saves_nothing(
+    community: Any, rapid: Any, adam: Any
+) -> None:
+    """The hidden version was int()'d (a 500 when tampered with); now it is a form error."""
+    data = {k: v for k, v in ServiceForm(instance=rapid).initial.items() if v not in (None, [])}
+    client = signed_in(adam)
+    response = client.post(
+        reverse("referrals:service_edit", args=[rapid.slug]),
+        {**data, "name": "Renamed", "version": "²"},
+    )
+    assert response.status_code == 400
+    assert "did not say which version" in response.content.decode()
+    rapid.refresh_from_db()
+    assert rapid.name == "Rapid response" and rapid.version == 1
