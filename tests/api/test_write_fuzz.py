@@ -331,7 +331,7 @@ def _referral_redirect(world: World) -> Call:
 def _hospital_admission(world: World) -> Call:
     from tests.factories import CaseFileFactory, PersonFactory
 
-    case_file = CaseFileFactory(
+    case_file: Any = CaseFileFactory(
         agency=world.partner.agency, lead_worker=world.nina, person=PersonFactory()
     )
     body = {
