@@ -68,7 +68,7 @@ def _field_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     if isinstance(detail, dict):
         for key, value in detail.items():
             name = f"{prefix}.{key}" if prefix else str(key)
-            out += _field_errors(value, "" if key == "non_field_errors" else name)
+            out += _field_errors(value, prefix if key == "non_field_errors" else name)
     elif isinstance(detail, list):
         for i, value in enumerate(detail):
             if isinstance(value, dict | list):

@@ -22,32 +22,52 @@ from caretrust.sharing.models import (
     Status,
 )
 
+NUL_IN_REFERENCE = "Null characters are not allowed (no slug, code or name has one)."
 
-def json_type_error(field: serializers.Field, value: Any) -> str | None:
+
+def json_type_error(field: serializers.Field, value: Any) -> str | dict[Any, Any] | None:
     """What is wrong with the JSON type of ``value`` for ``field``, or None. DRF coerces
-    (12345 becomes "12345", 1e999999 "inf", "yes" True); a partner's wrong type is a mistake
-    to name, not to store. Text fields take JSON strings only, yes/no fields true or false,
-    whole-number fields JSON integers; lists and dicts have their children checked."""
+    (12345 becomes "12345", 1e999999 "inf", "yes" True, 7 the decimal "7"); a partner's wrong
+    type is a mistake to name, not to store. Text fields (and decimals, which the document
+    gives as strings) take JSON strings only, yes/no fields true or false, whole-number fields
+    JSON integers. A list's or dict's children are checked too, each error under its index or
+    key, so the answer names the item ("event_types.0")."""
     if value is None:
         return None  # allow_null decides
-    if isinstance(field, serializers.CharField | serializers.UUIDField | serializers.DateField):
-        return None if isinstance(value, str) else "Give a string (text in double quotes)."
-    if isinstance(field, serializers.DateTimeField | serializers.SlugRelatedField):
-        return None if isinstance(value, str) else "Give a string (text in double quotes)."
+    text_fields = (
+        serializers.CharField,
+        serializers.UUIDField,
+        serializers.DateField,
+        serializers.DateTimeField,
+        serializers.DecimalField,
+        serializers.SlugRelatedField,
+    )
+    if isinstance(field, text_fields):
+        if not isinstance(value, str):
+            return "Give a string (text in double quotes)."
+        if isinstance(field, serializers.SlugRelatedField) and "\x00" in value:
+            # The database refuses to even look one up (a 500, not a 400).
+            return NUL_IN_REFERENCE
+        return None
     if isinstance(field, serializers.BooleanField):
         return None if isinstance(value, bool) else "Give true or false."
     if isinstance(field, serializers.IntegerField):
         ok = isinstance(value, int) and not isinstance(value, bool)
         return None if ok else "Give a whole number (a JSON integer, not text)."
     if isinstance(field, serializers.ListField) and isinstance(value, list):
-        for item in value:
-            if (error := json_type_error(field.child, item)) is not None:
-                return error
+        return _children_errors(field.child, dict(enumerate(value)))
     if isinstance(field, serializers.DictField) and isinstance(value, dict):
-        for item in value.values():
-            if (error := json_type_error(field.child, item)) is not None:
-                return error
+        return _children_errors(field.child, value)
     return None
+
+
+def _children_errors(child: serializers.Field, items: dict[Any, Any]) -> dict[Any, Any] | None:
+    wrong = {
+        key: error if isinstance(error, dict) else [error]
+        for key, item in items.items()
+        if (error := json_type_error(child, item)) is not None
+    }
+    return wrong or None
 
 
 class StrictSerializerMixin:
@@ -58,7 +78,7 @@ class StrictSerializerMixin:
         if isinstance(data, dict):
             fields = self.fields  # type: ignore[attr-defined]
             wrong = {
-                name: [error]
+                name: error if isinstance(error, dict) else [error]
                 for name, value in data.items()
                 if name in fields
                 and not fields[name].read_only

@@ -129,6 +129,14 @@ def _fresh_rate_limits() -> Iterator[None]:
     cache.clear()
 
 
+@pytest.fixture
+def world(hospital: Any, council: Any, nina: Any, carol: Any) -> Any:
+    """The seeded world of tests/api/world.py, seen by the hospital's all-scopes client."""
+    from tests.api.world import build_world
+
+    return build_world(hospital, council, nina, carol)
+
+
 consent = share  # the person's consent, recorded by ``by`` at ``holder``
 
 

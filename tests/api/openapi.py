@@ -76,6 +76,22 @@ def _to_json_schema(node: Any) -> Any:
     return out
 
 
+@cache
+def _generated() -> str:
+    from drf_spectacular.generators import SchemaGenerator
+
+    return json.dumps(SchemaGenerator().get_schema(request=None, public=True))
+
+
+def generated_document() -> dict[str, Any]:
+    """The OpenAPI document exactly as /api/schema/ serves it (the same generator), without a
+    request: usable at collection time, where fetching it through the app is not possible (every
+    request opens a transaction, ATOMIC_REQUESTS, and the test database does not exist yet).
+    test_schemathesis.py's ``test_the_document_is_the_one_served`` checks it against the real
+    endpoint. A fresh copy each call."""
+    return json.loads(_generated())
+
+
 def response_schema(path: str, method: str, status: int, media_type: str) -> dict[str, Any]:
     """The JSON Schema the document gives for this response (KeyError if it documents none)."""
     doc = document()

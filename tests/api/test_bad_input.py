@@ -399,3 +399,73 @@ def test_json_a_strict_parser_refuses(hospital_partner, unchanged, text):
 
     problem = assert_problem(response, 400)
     assert problem["type"].endswith("/malformed-request")
+
+
+# --- Found by tests/api/test_write_fuzz.py ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/api/v1/hospital-stays/", {"council": "a\x00b"}, "council"),
+        ("/api/v1/referrals/", {"service": "a\x00b"}, "service"),
+    ],
+    ids=["agency-slug", "service-slug"],
+)
+def test_a_nul_in_a_reference_is_a_400_not_a_server_error(
+    hospital_partner, hospital_file, unchanged, url, body, field
+):
+    """Any slug a body refers to (not only an agency's): PostgreSQL refuses to look up text
+    with a U+0000, which was a 500; now a 400 naming the field."""
+    response = post_json(
+        hospital_partner.api, url, {"person": str(hospital_file.person.pk), **body}
+    )
+
+    problem = assert_problem(response, 400)
+    assert "Null characters" in next(e["message"] for e in problem["errors"] if e["field"] == field)
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        (
+            "/api/v1/webhook-subscriptions/",
+            {"url": "https://a.example/", "event_types": ["*", 7]},
+            "event_types.1",
+        ),
+        ("/api/v1/scales/", {"scale": "amts", "items": {"age": 1.5}}, "items.age"),
+    ],
+    ids=["list-item", "dict-value"],
+)
+def test_a_wrong_type_inside_a_list_or_dict_names_the_item(
+    hospital_partner, unchanged, url, body, field
+):
+    """It used to name only the list (``event_types``), leaving the partner to guess which."""
+    problem = assert_problem(post_json(hospital_partner.api, url, body), 400)
+
+    assert _fields(problem) == [field]
+
+
+def test_a_list_of_objects_given_a_number_names_the_field(hospital_partner, unchanged):
+    """A many=True field's own error ("Expected a list of items") used to be reported with
+    the field name "", as if it were about the whole body."""
+    problem = assert_problem(
+        post_json(hospital_partner.api, "/api/v1/meetings/", {"attendees": 7}), 400
+    )
+
+    message = next(e["message"] for e in problem["errors"] if e["field"] == "attendees")
+    assert "list" in message
+    assert "" not in _fields(problem)
+
+
+def test_a_decimal_given_as_a_json_number_is_refused(hospital_partner, unchanged):
+    """The document gives hours_per_week as a string ("7.5"); a JSON number used to be taken
+    (and a float's binary fraction with it) while every other field refuses a wrong type."""
+    body = {"services": [{"kind": "home_care", "funding": "social_care", "hours_per_week": 7}]}
+
+    problem = assert_problem(post_json(hospital_partner.api, "/api/v1/care-plans/", body), 400)
+
+    message = next(
+        e["message"] for e in problem["errors"] if e["field"] == "services.0.hours_per_week"
+    )
+    assert "Give a string" in message
