@@ -32,4 +32,3 @@ def test_a_nul_in_a_search_is_a_400(carol_client, query):
 def test_a_nul_on_the_public_referral_form_is_a_400(client):
     response = client.post(reverse("referrals:public"), {"given_name": "Ann\x00"})
     assert response.status_code == 400
-
