@@ -428,7 +428,10 @@ def make_referral(
     received = received_at or timezone.now()
     with transaction.atomic():
         if new_person is not None:
-            person = people.register_person(agency=agency, by=by, **new_person)
+            # Taken on, not registered: an NHS number another agency holds must not answer
+            # "already registered" (an existence oracle); the referrer gets its own file on
+            # the person either way (caretrust.people.services.take_on_person).
+            person = people.take_on_person(agency=agency, by=by, **new_person).person
         assert person is not None
         referrer_file = CaseFile.objects.filter(person=person, agency=agency).first()
         if referrer_file is None:

@@ -329,9 +329,6 @@ def new_referral(request: HttpRequest, person_id: str | None = None) -> HttpResp
                 service=data["service"],
                 consent=services.ConsentAtReferral() if data["consent"] else None,
             )
-        except DuplicateNhsNumber as exc:
-            assert person_form is not None
-            person_form.add_error("nhs_number", exc.messages[0])
         except ValidationError as exc:
             _add_errors(form, exc)
         else:

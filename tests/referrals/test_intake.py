@@ -196,3 +196,41 @@ def test_a_referral_event_reaches_the_partner_systems_of_both_agencies_concerned
     )
     assert sent_to == {subscriptions[hospital.slug].pk, subscriptions[community.slug].pk}
     assert webhooks.person_visible(hospital.pk, event.payload)
+
+
+def test_registering_in_the_referral_someone_another_agency_holds_is_no_oracle(
+    rita: Any, community: Any, rapid: Any, council: Any, carol: Any
+) -> None:
+    """The referral form's "register them in the same step" used to answer "This NHS number
+    is already registered" when only another agency (here the council) held the number: an
+    existence oracle. It now takes the person on, as a new registration does, and the
+    referrer's own file is opened on the one record. Which it was is in the audit trail only."""
+    known = CaseFileFactory(agency=council, lead_worker=carol).person
+    details = {
+        "given_name": "Someone",
+        "family_name": "Else",
+        "date_of_birth": dt.date(1950, 5, 5),
+        "address_line_1": "2 Mill Lane",
+        "town": "Calderbridge",
+        "postcode": "HX1 2AB",
+    }
+    answers = [
+        services.make_referral(
+            agency=community,
+            by=rita,
+            source="district_nurse",
+            reason="Struggling with stairs",
+            urgency="routine",
+            new_person={"nhs_number": number, **details},
+            service=rapid,
+        )
+        for number in (known.nhs_number, "9990000034")
+    ]
+    taken_on, registered = answers
+    assert taken_on.case_file.person == known  # one person, not a duplicate
+    assert Person.objects.filter(nhs_number=known.nhs_number).count() == 1
+    assert CaseFile.objects.filter(person=known, agency=community).exists()
+    assert registered.case_file.person.nhs_number == "9990000034"
+    # The stored record stands; what the referrer typed is a note in its own file to reconcile.
+    known.refresh_from_db()
+    assert known.family_name != "Else"
