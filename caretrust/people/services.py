@@ -23,6 +23,7 @@ from caretrust.people.models import (
 )
 from caretrust.people.selectors import registered_person_visible_to
 from caretrust.people.validators import today_in_london
+from caretrust.sharing.need_to_know import role_classes
 from caretrust.sharing.visibility import visible_or_404
 
 
@@ -406,6 +407,27 @@ def write_note(
         case_file=target, data_class=data_class, text=text.strip(), restricted=restricted, author=by
     )
     note.full_clean()
+    # Need to know holds for writing as for reading: a role may not write what it could not
+    # read back (a finance officer's clinical note, a restricted note by a role that does not
+    # read restricted items).
+    needed, restricted_classes = role_classes(agency, by)
+    if data_class not in needed or (restricted and data_class not in restricted_classes):
+        audit.record_denial(
+            actor=by,
+            agency=agency,
+            what="case_file",
+            object_id=target.pk,
+            obj=target,
+            person_id=target.person_id,
+            reason="role_need_to_know",
+            purpose="write_note",
+        )
+        kind = DataClass(data_class).label.lower()
+        raise PermissionDenied(
+            "Your role does not give you access to "
+            f"{'restricted items of ' if restricted else ''}{kind}, so you cannot write a note "
+            "of that kind."
+        )
     with transaction.atomic():
         note.save(force_insert=True)
         audit.record(

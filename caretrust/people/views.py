@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from caretrust.directory.access import agency_required
 from caretrust.people import selectors, services
 from caretrust.people.forms import PersonRegistrationForm, PersonSearchForm
+from caretrust.sharing.need_to_know import role_classes
 
 
 @agency_required
@@ -71,7 +72,14 @@ def person_detail(request: HttpRequest, person_id: str) -> HttpResponse:
             "can_record": own_file is not None and bool(roles & RECORDING_ROLES),
             "can_report": own_file is not None and bool(roles & GOVERNANCE_ROLES),
             "can_break_glass": bool(roles & BREAK_GLASS_ROLES),
-            "note_form": NoteForm(initial={"case_file": own_file.pk}) if own_file else None,
+            "note_form": (
+                NoteForm(
+                    initial={"case_file": own_file.pk},
+                    needed=role_classes(agency, request.user),
+                )
+                if own_file
+                else None
+            ),
             "panels": [p for p in PANELS if p.data_class not in record.withheld],
         },
     )

@@ -139,3 +139,21 @@ class NoteForm(forms.Form):
     restricted = forms.BooleanField(
         required=False, label="Restricted: keep within this agency even when shared"
     )
+
+    def __init__(self, *args: Any, needed: tuple[set[str], set[str]], **kwargs: Any) -> None:
+        """``needed``: the classes the writer's roles read, and those whose restricted items
+        they read (``role_classes``): a note can only be of a kind its writer may read."""
+        super().__init__(*args, **kwargs)
+        classes, restricted = needed
+        self._needed_restricted = restricted
+        data_class = self.fields["data_class"]
+        assert isinstance(data_class, forms.ChoiceField)
+        data_class.choices = [c for c in DataClass.choices if c[0] in classes]
+        if not restricted:
+            del self.fields["restricted"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("restricted") and data.get("data_class") not in self._needed_restricted:
+            self.add_error("restricted", "Your role does not read restricted notes of this kind.")
+        return data

@@ -17,6 +17,7 @@ from caretrust.people.selectors import get_visible_note, get_visible_person
 from caretrust.people.services import write_note
 from caretrust.sharing import forms, selectors, services
 from caretrust.sharing.models import SharingBasis
+from caretrust.sharing.need_to_know import role_classes
 
 
 def _add_errors(form: Any, exc: ValidationError) -> None:
@@ -214,7 +215,7 @@ def note_create(request: HttpRequest) -> HttpResponse:
     """Write a note in one of the active agency's own case files. The file is named in the
     body, so it is checked like any other id: invisible answers 404, another agency's file
     that is merely shared with us answers 403."""
-    form = forms.NoteForm(request.POST)
+    form = forms.NoteForm(request.POST, needed=role_classes(request.agency, request.user))  # type: ignore[attr-defined]
     if not form.is_valid():
         return render(request, "sharing/note_form.html", {"form": form}, status=400)
     note = write_note(agency=request.agency, by=request.user, **form.cleaned_data)  # type: ignore[attr-defined]

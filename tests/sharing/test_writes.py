@@ -146,3 +146,53 @@ def test_the_holder_records_consent_through_the_form(
     assert (
         nina_client.get(reverse("person_detail", args=[council_file.person.pk])).status_code == 200
     )
+
+
+@pytest.fixture
+def fiona_client(council):
+    from caretrust.directory.models import Role
+    from tests.conftest import _staff, signed_in
+
+    return signed_in(_staff("fiona", council, Role.FINANCE_OFFICER))
+
+
+def test_a_role_cannot_write_a_note_of_a_kind_it_may_not_read(fiona_client, council_file):
+    """Need to know holds for writing too: a finance officer reads demographics and finance,
+    so it is not offered a clinical note, and one posted anyway is a form error."""
+    page = fiona_client.get(reverse("person_detail", args=[council_file.person_id]))
+    form = page.context["note_form"]
+    assert DataClass.CLINICAL_NOTES not in dict(form.fields["data_class"].choices)
+    assert "restricted" not in form.fields  # finance reads no restricted items
+
+    response = _write_note(fiona_client, council_file, text="Seems confused today.")
+    assert response.status_code == 400
+    assert CaseNote.objects.count() == 0
+
+
+def test_the_service_refuses_it_too_and_audits_the_refusal(council, council_file):
+    from django.core.exceptions import PermissionDenied
+
+    from caretrust.directory.models import Role
+    from caretrust.people.services import write_note
+    from tests.conftest import _staff
+
+    fiona = _staff("fiona", council, Role.FINANCE_OFFICER)
+    with pytest.raises(PermissionDenied, match="access to clinical notes"):
+        write_note(
+            agency=council,
+            by=fiona,
+            case_file=council_file.pk,
+            data_class=DataClass.CLINICAL_NOTES,
+            text="Seems confused today.",
+        )
+    with pytest.raises(PermissionDenied, match="restricted items of finance"):
+        write_note(
+            agency=council,
+            by=fiona,
+            case_file=council_file.pk,
+            data_class=DataClass.FINANCE,
+            text="Disputes the charge.",
+            restricted=True,
+        )
+    assert CaseNote.objects.count() == 0
+    assert [e.detail["reason"] for e in events(Action.ACCESS_DENIED)] == ["role_need_to_know"] * 2
