@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import pytest
 from django.apps import apps
 from django.core.cache import cache as django_cache
 from django.db import connection, transaction
@@ -704,8 +703,22 @@ def test_every_write_operation_has_a_base_body() -> None:
     assert set(BASE_CALLS) == set(WRITE_OPERATIONS)
 
 
-@pytest.mark.parametrize("op", sorted(BASE_CALLS))
-def test_hostile_bodies_are_refused_cleanly(op: str, world: World) -> None:
+def test_hostile_bodies_are_refused_cleanly(world: World) -> None:
+    """Every write operation, on one seeded world: each operation's own state (a claimed
+    referral, a fresh assessment) is made in a savepoint undone after it, as is each request,
+    so one world serves them all (seeding it once per operation took a minute more)."""
+    failures: list[str] = []
+    for op in sorted(BASE_CALLS):
+        try:
+            with transaction.atomic():
+                _fuzz(op, world)
+                transaction.set_rollback(True)
+        except AssertionError as error:
+            failures.append(f"{op}: {error}")
+    assert not failures, "\n\n".join(failures)
+
+
+def _fuzz(op: str, world: World) -> None:
     schema = WRITE_OPERATIONS[op]
     call = BASE_CALLS[op](world)
     before = fingerprint()
