@@ -236,6 +236,8 @@ class PersonRecord:
     # so the words reveal neither content nor counts.
     withheld: list[str] = field(default_factory=list)
     restricted_withheld: bool = False
+    # The same as ``role_classes`` gave: what the roles read, and read restricted items of.
+    needed: tuple[set[str], set[str]] = field(default_factory=lambda: (set(), set()))
 
     @property
     def case_files(self) -> list[CaseFile]:
@@ -312,7 +314,16 @@ def person_record(*, user: Any, agency: Agency, person_id: object) -> PersonReco
             data_classes=withheld,
             restricted_notes=restricted_withheld,
         )
-    return PersonRecord(person, shared, carers, cared_for, visible, withheld, restricted_withheld)
+    return PersonRecord(
+        person,
+        shared,
+        carers,
+        cared_for,
+        visible,
+        withheld,
+        restricted_withheld,
+        needed=(needed, restricted),
+    )
 
 
 def get_visible_note(*, user: Any, agency: Agency, note_id: object) -> CaseNote:

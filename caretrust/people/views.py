@@ -7,7 +7,6 @@ from django.shortcuts import redirect, render
 from caretrust.directory.access import agency_required
 from caretrust.people import selectors, services
 from caretrust.people.forms import PersonRegistrationForm, PersonSearchForm
-from caretrust.sharing.need_to_know import role_classes
 
 
 @agency_required
@@ -75,7 +74,7 @@ def person_detail(request: HttpRequest, person_id: str) -> HttpResponse:
             "note_form": (
                 NoteForm(
                     initial={"case_file": own_file.pk},
-                    needed=role_classes(agency, request.user),
+                    needed=record.needed,
                 )
                 if own_file
                 else None

@@ -24,6 +24,7 @@ from caretrust.people.models import CaseFile, CaseNote, DataClass, Person
 from caretrust.people.validators import today_in_london
 from caretrust.sharing import services
 from caretrust.sharing.models import SharingBasis
+from caretrust.sharing.need_to_know import role_classes
 
 HEALTH_KINDS = {
     AgencyKind.ACUTE_TRUST,
@@ -103,6 +104,7 @@ def seed_sharing() -> dict[str, int]:
     ):
         files_by_person.setdefault(f.person_id, []).append(f)
     with_notes = set(CaseNote.objects.values_list("case_file_id", flat=True).distinct())
+    reads: dict[tuple[Any, Any], tuple[set[str], set[str]]] = {}
 
     people_with_council = [
         fs for fs in files_by_person.values() if any(f.agency_id == council.pk for f in fs)
@@ -120,7 +122,15 @@ def seed_sharing() -> dict[str, int]:
             # (by another app's demo, such as a referral's) get no notes of this demo's.
             for f, (writes, picked) in zip(files, note_plan, strict=True):
                 if writes and f.pk not in with_notes and person.pk not in with_bases:
+                    key = (f.agency_id, f.lead_worker_id)
+                    if key not in reads:
+                        reads[key] = role_classes(f.agency, f.lead_worker)
+                    needed, restricted_classes = reads[key]
                     for data_class, text, restricted in picked:
+                        if data_class not in needed or (
+                            restricted and data_class not in restricted_classes
+                        ):
+                            continue  # need to know: a worker writes only what they may read
                         people.write_note(
                             agency=f.agency,
                             by=f.lead_worker,

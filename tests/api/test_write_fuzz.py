@@ -284,7 +284,7 @@ def _referral_body(world: World) -> dict[str, Any]:
     }
 
 
-def _open_assessment(world: World, *, sign_off: bool = False) -> Any:
+def _open_assessment(world: World) -> Any:
     from tests.assessments.factories import contact_assessment
     from tests.factories import CaseFileFactory, PersonFactory
 
@@ -358,8 +358,8 @@ def _scale(world: World) -> Call:
 
 def _meeting(world: World) -> Call:
     body = {
-        # The world's assessments have their meeting: an assessment has one.
-        "assessment": str(_open_assessment(world, sign_off=True).pk),
+        # A fresh assessment: the world's have their meeting already, and one is all it has.
+        "assessment": str(_open_assessment(world).pk),
         "held_on": "2026-12-02",
         "place": "home",
         "place_detail": "Front room",
