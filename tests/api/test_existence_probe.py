@@ -3,7 +3,7 @@ OpenAPI document that names an object in its path, each method, writes included,
 real object the caller may not see and for an id that names nothing. The two answers must be
 the same: status, body (but for the request id) and headers (but for X-Request-ID).
 
-The real objects are those tests/api/test_schemathesis.py seeds for the hospital's client
+The real objects are those tests/api/world.py seeds for the hospital's client
 (people, case files, sharing bases, referrals, hospital stays, assessments and their parts,
 pooled budgets, webhook subscriptions and deliveries); the prober is a third agency's client
 with every scope, which may see none of them.
@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import make_partner
-from tests.api.test_schemathesis import DOCUMENT, World, world  # noqa: F401 (a fixture)
+from tests.api.openapi import generated_document
+from tests.api.world import World
 
+DOCUMENT = generated_document()
 METHODS = ("get", "put", "patch", "delete", "post")
 # Not people's data, and the same for every agency: the catalogue of services one may refer to.
 PUBLIC = {"/api/v1/referral-services/{id}/"}
@@ -70,7 +72,7 @@ def _same_form(real: str) -> str:
     return str(uuid.UUID(int=uuid.UUID(real).int ^ 0xFFFF))
 
 
-def test_every_probed_path_has_a_real_object(world: World) -> None:  # noqa: F811
+def test_every_probed_path_has_a_real_object(world: World) -> None:
     """So that no operation below is probed with a made-up id only."""
     assert {path for _, path in OPERATIONS} <= set(world.ids)
     assert len(OPERATIONS) > 30
@@ -78,7 +80,7 @@ def test_every_probed_path_has_a_real_object(world: World) -> None:  # noqa: F81
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_an_object_not_visible_answers_exactly_as_one_that_does_not_exist(
-    world: World,  # noqa: F811
+    world: World,
     outsider_agency: Any,
     method: str,
     path: str,
