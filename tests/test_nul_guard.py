@@ -32,3 +32,16 @@ def test_a_nul_in_a_search_is_a_400(carol_client, query):
 def test_a_nul_on_the_public_referral_form_is_a_400(client):
     response = client.post(reverse("referrals:public"), {"given_name": "Ann\x00"})
     assert response.status_code == 400
+
+
+def test_an_htmx_request_with_a_nul_gets_the_message_alone(carol_client, council_file):
+    """An autosave's answer is swapped into a status line: the message, not a whole page."""
+    response = carol_client.post(
+        reverse("note_create"),
+        {"case_file": str(council_file.pk), "text": "Seen at\x00home"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "a NUL (character 0)" in body
+    assert "<html" not in body and "nhsuk-error-message" in body

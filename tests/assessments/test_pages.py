@@ -197,6 +197,11 @@ def test_an_edit_after_sign_off_is_refused_with_a_clear_message(
     response = _post_section(nina_client, sec, {"sight": "yes"}, sec.version)
     assert response.status_code == 400
     assert "Write an addendum" in response.content.decode()
+    # An autosave from a window opened before the sign-off: the reason, for its status line.
+    response = _post_section(nina_client, sec, {"sight": "yes"}, sec.version, **HTMX)
+    assert response.status_code == 200  # htmx swaps it: "Not saved yet", and why
+    body = response.content.decode()
+    assert "Write an addendum" in body and "<html" not in body
 
 
 def test_the_person_page_panel_shows_the_scale_trend_as_a_chart_and_a_table(

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 from playwright.sync_api import Browser, Page, expect
 
 from assessments import services
@@ -276,3 +277,31 @@ def test_a_joint_assessment_from_start_to_the_letter(
     assert_accessible(page)
     assert get_user_model().objects.filter(username="oscar.ot").exists()
     assert not broken, broken
+
+
+def test_an_autosave_the_server_refuses_says_so_in_the_status_line(
+    live_server: Any, area: dict[str, Any], page: Page
+) -> None:
+    """A NUL (pasted binary, say) cannot be stored: the autosave's status line says so, rather
+    than the refused answer being dropped and the page looking as if all were well."""
+    nina, hospital = area["nina"], area["hospital"]
+    assessment = services.start_assessment(
+        case_file=area["case_file"],
+        depth="comprehensive",
+        reason="Fell at home",
+        episode="Discharge from Calder ward",
+        by=nina,
+        agency=hospital,
+    )
+    perspective = Section.objects.get(assessment=assessment, domain__key="perspective")
+    _sign_in(page, live_server.url, "nina.nurse")
+    page.goto(f"{live_server.url}{reverse('section_edit', args=[perspective.pk])}")
+    answer = page.get_by_label(re.compile("What matters most"))
+    answer.fill("My garden\x00")
+    status = page.get_by_test_id("save-status")
+    expect(status).to_contain_text("a NUL (character 0)")
+    assert_accessible(page)
+    answer.fill("My garden")
+    expect(status).to_contain_text("Saved at")
+    perspective.refresh_from_db()
+    assert perspective.answers["main_concern"] == "My garden"
