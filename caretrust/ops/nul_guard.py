@@ -39,6 +39,8 @@ class NulInputMiddleware:
             _has_nul(request.GET) or (request.method == "POST" and _has_nul(request.POST))
         ):
             if getattr(request, "htmx", False):
-                return render(request, "includes/input_refused.html", {"detail": MESSAGE}, status=400)
+                return render(
+                    request, "includes/input_refused.html", {"detail": MESSAGE}, status=400
+                )
             return error_response(request, 400, detail=MESSAGE)
         return self.get_response(request)
