@@ -63,7 +63,11 @@ def _title(code: int) -> str:
 
 
 def _field_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
-    """Flatten DRF's nested error detail into [{"field": "a.b", "message": ...}, ...]."""
+    """Flatten DRF's nested error detail into [{"field": "a.b", "message": ...}, ...].
+
+    One spelling for a path whatever the field's kind: a list's item is its index, dotted
+    (``attendees.1.name``), whether DRF reported it as a list (a many=True serializer) or as a
+    dict keyed by index (a ListField)."""
     out: list[dict[str, str]] = []
     if isinstance(detail, dict):
         for key, value in detail.items():
@@ -72,7 +76,7 @@ def _field_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     elif isinstance(detail, list):
         for i, value in enumerate(detail):
             if isinstance(value, dict | list):
-                out += _field_errors(value, f"{prefix}[{i}]" if prefix else str(i))
+                out += _field_errors(value, f"{prefix}.{i}" if prefix else str(i))
             else:
                 out.append({"field": prefix, "message": str(value)})
     else:

@@ -469,3 +469,16 @@ def test_a_decimal_given_as_a_json_number_is_refused(hospital_partner, unchanged
         e["message"] for e in problem["errors"] if e["field"] == "services.0.hours_per_week"
     )
     assert "Give a string" in message
+
+
+def test_an_item_of_a_list_of_objects_is_named_as_one_of_a_list_of_values(
+    hospital_partner, unchanged
+):
+    """One spelling for a path into a list: a many=True serializer's item used to be named
+    ``attendees[1].role`` while a ListField's was ``event_types.1``."""
+    body = {"attendees": [{"role": "person"}, {"role": "nobody"}]}
+
+    problem = assert_problem(post_json(hospital_partner.api, "/api/v1/meetings/", body), 400)
+
+    assert "attendees.1.role" in _fields(problem)
+    assert not [f for f in _fields(problem) if "[" in f]

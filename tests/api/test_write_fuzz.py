@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -216,9 +215,8 @@ def dotted(path: Path) -> str:
 
 
 def named_fields(problem: dict[str, Any]) -> set[str]:
-    """The fields a validation problem names, lists' items written as ``a.0.b`` whether DRF
-    reported them as a ListField (``a.0.b``) or a many=True serializer (``a[0].b``)."""
-    return {re.sub(r"\[(\d+)\]", r".\1", e["field"]) for e in problem.get("errors", [])}
+    """The fields a validation problem names (a list's items as ``a.0.b``)."""
+    return {e["field"] for e in problem.get("errors", [])}
 
 
 # --- Valid bodies, one per write operation -----------------------------------------------------
