@@ -654,6 +654,19 @@ def verify_referral(
         if existing is not None:
             submitted = locked.submitted_person.get("date_of_birth", "")
             if submitted and submitted != existing.date_of_birth.isoformat():
+                # Positive identification before a self-referral joins anyone's record: a
+                # wrong-patient match is the worse harm, so the mismatch is refused. The refusal
+                # tells the triage worker the number is registered, so it is audited as a
+                # denial (it outlives the rollback) for the Caldicott guardian to see probing.
+                audit.record_denial(
+                    actor=by,
+                    agency=agency,
+                    what="person",
+                    reason="birth_date_mismatch",
+                    object_id=existing.pk,
+                    person_id=existing.pk,
+                    referral=str(locked.pk),
+                )
                 raise ValidationError(
                     {"nhs_number": "The date of birth given does not match this NHS number."}
                 )

@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
+from caretrust.audit.models import Action, AuditEvent
 from caretrust.people.models import CaseFile, Person
 from referrals import services
 from referrals.models import Referral
+from tests.conftest import signed_in
 from tests.factories import CaseFileFactory, PersonFactory
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +98,26 @@ def test_an_unverified_referral_cannot_be_accepted(ruleset: Any, council: Any, c
     referral = submit()
     with pytest.raises(ValidationError):
         services.accept_referral(referral=referral, agency=council, by=carol)
+
+
+def test_a_birth_date_that_does_not_match_is_refused_in_the_browser_and_audited_as_a_denial(
+    ruleset: Any, council: Any, carol: Any, hospital: Any, nina: Any
+) -> None:
+    """The refusal tells a triage worker the number is registered, so the guardian sees it."""
+    known = PersonFactory(nhs_number="9990000034", date_of_birth=dt.date(1941, 2, 3))
+    CaseFileFactory(person=known, agency=hospital, lead_worker=nina)
+    referral = submit(person={**PERSON, "date_of_birth": dt.date(1950, 1, 1)})
+    response = signed_in(carol).post(
+        reverse("referrals:action", args=[referral.pk, "verify"]),
+        {"nhs_number": "999 000 0034"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "does not match this NHS number" in response.content.decode()
+    referral.refresh_from_db()
+    assert referral.unverified and referral.case_file is None
+    assert not CaseFile.objects.filter(person=known, agency=council).exists()
+    (denial,) = AuditEvent.objects.filter(action=Action.ACCESS_DENIED, actor_id=carol.pk)
+    assert denial.person_id == known.pk
+    assert denial.detail["reason"] == "birth_date_mismatch"
+    assert denial.detail["referral"] == str(referral.pk)
