@@ -17,6 +17,7 @@ from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOpera
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from caretrust.ops.fragment import fragment_response
 from caretrust.ops.outage import is_database_unavailable, unavailable
 
 logger = logging.getLogger("django.request")
@@ -31,6 +32,13 @@ _PAGES = {
     500: ("500.html", "Server error", "error", "Something went wrong on our side."),
 }
 
+# An htmx request's 404 is a part of a page that has gone (a section, a panel): say what may
+# have happened. The same words whatever the reason, as for every 404.
+_FRAGMENT_DEFAULTS = {
+    404: "This is no longer there for you: it was removed, or is no longer shared with your "
+    "agency. Reload the page.",
+}
+
 
 def wants_problem(request: HttpRequest) -> bool:
     """Partner systems get problem documents, whatever went wrong and wherever."""
@@ -38,8 +46,8 @@ def wants_problem(request: HttpRequest) -> bool:
 
 
 def error_response(request: HttpRequest, status: int, *, detail: str = "") -> HttpResponse:
-    """The answer for ``status``: a problem document under /api/, else the styled page.
-    ``detail`` (a 403's reason, say) is shown on pages other than the 404."""
+    """The answer for ``status``: a problem document under /api/, the message alone to an htmx
+    request, else the styled page. ``detail`` (a 403's reason, say) is shown except on a 404."""
     template, title, kind, default = _PAGES[status]
     if wants_problem(request):
         body: dict[str, Any] = {
@@ -52,6 +60,12 @@ def error_response(request: HttpRequest, status: int, *, detail: str = "") -> Ht
         if rid:
             body["request_id"] = rid
         return JsonResponse(body, status=status, content_type="application/problem+json")
+    if getattr(request, "htmx", False):
+        return fragment_response(
+            request,
+            status,
+            (detail if status != 404 else "") or _FRAGMENT_DEFAULTS.get(status, default),
+        )
     context = {"detail": detail if status != 404 else ""}
     return render(request, template, context, status=status)
 

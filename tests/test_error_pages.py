@@ -142,3 +142,69 @@ def test_an_api_error_is_a_problem_document_even_with_debug_pages_and_logs_its_t
     assert "a bug" not in response.content.decode()
     logged = [r for r in caplog.records if r.levelname == "ERROR" and r.exc_info]
     assert logged and "a bug" in str(logged[-1].exc_info[1])
+
+
+# An htmx request's answer goes into part of a page (an autosave's status line, a panel), and
+# base.html's htmx-config swaps 4xx and 5xx: each error is the message alone, never a page.
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _assert_fragment(response, status, *words):
+    assert response.status_code == status
+    body = response.content.decode()
+    assert "<html" not in body and "nhsuk-error-message" in body
+    for word in words:
+        assert word in body
+    for leak in DEBUG_LEAKS:
+        assert leak not in body
+    return body
+
+
+def test_an_htmx_404_is_the_message_alone_and_the_same_for_not_visible_and_missing(
+    debug, carol, outsider_agency, oscar
+):
+    hidden = CaseFileFactory(agency=outsider_agency, lead_worker=oscar, person=PersonFactory())
+    client = signed_in(carol)
+
+    not_visible = client.get(reverse("person_detail", args=[hidden.person.pk]), **HTMX)
+    missing = client.get(reverse("person_detail", args=[uuid.uuid4()]), **HTMX)
+
+    body = _assert_fragment(not_visible, 404, "no longer there for you")
+    assert "not saved" not in body  # a read saves nothing
+    assert not_visible.content == missing.content
+
+
+def test_an_htmx_write_refused_says_why_and_that_it_was_not_saved(
+    debug, nina, council_file, council, hospital, carol
+):
+    from tests.factories import share
+
+    share(council_file.person, holder=council, recipient=hospital, by=carol)
+
+    response = signed_in(nina).post(
+        reverse("note_create"),
+        {"case_file": str(council_file.pk), "data_class": "clinical_notes", "text": "Visited."},
+        **HTMX,
+    )
+
+    _assert_fragment(response, 403, "What you last typed was not saved")
+
+
+def test_an_htmx_request_that_fails_gets_the_message_with_its_reference(
+    debug, carol_client, monkeypatch
+):
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(selectors, "caseload", broken)
+    carol_client.raise_request_exception = False
+
+    response = carol_client.get(reverse("caseload"), **HTMX)
+
+    _assert_fragment(response, 500, "Something went wrong", response["X-Request-ID"])
+
+
+def test_an_htmx_request_after_signing_out_is_told_so_not_sent_the_sign_in_page(db, client):
+    response = client.post(reverse("note_create"), {"text": "Visited."}, **HTMX)
+
+    _assert_fragment(response, 403, "signed out", "not saved")

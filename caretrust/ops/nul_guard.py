@@ -6,9 +6,7 @@ tampered request or pasted binary; Django's form fields already refuse it, and t
 one rule for every view that reads ``request.POST`` or ``request.GET`` itself, now and in
 future. The partner API is left to its serializers, whose 400s name the field.
 
-An htmx request (an autosave, say) gets the message alone, which htmx swaps where the answer
-would have gone (base.html lets 400s swap): the whole error page would not fit there, and an
-unswapped answer would leave the person typing with no sign that nothing was saved.
+An htmx request (an autosave, say) gets the message alone (caretrust.ops.fragment).
 """
 
 from __future__ import annotations
@@ -16,13 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render
 
 from caretrust.errors import error_response, wants_problem
 
 MESSAGE = (
     "The form contained a character that cannot be stored: a NUL (character 0), which no "
-    "keyboard types. Go back, retype the text (or paste it as plain text) and send it again."
+    "keyboard types. Retype the text (or paste it as plain text) and send it again."
 )
 
 
@@ -38,9 +35,5 @@ class NulInputMiddleware:
         if not wants_problem(request) and (
             _has_nul(request.GET) or (request.method == "POST" and _has_nul(request.POST))
         ):
-            if getattr(request, "htmx", False):
-                return render(
-                    request, "includes/input_refused.html", {"detail": MESSAGE}, status=400
-                )
             return error_response(request, 400, detail=MESSAGE)
         return self.get_response(request)

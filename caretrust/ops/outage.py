@@ -23,6 +23,8 @@ from django import db
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
 
+from caretrust.ops.fragment import fragment_response
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
@@ -77,4 +79,14 @@ def unavailable_page(request: HttpRequest) -> HttpResponse:
 
 def unavailable(request: HttpRequest) -> HttpResponse:
     logger.warning("database unavailable: answered %s %s with 503", request.method, request.path)
-    return unavailable_problem(request) if _is_api(request) else unavailable_page(request)
+    if _is_api(request):
+        return unavailable_problem(request)
+    if getattr(request, "htmx", False):
+        response = fragment_response(
+            request,
+            503,
+            f"The service is briefly unavailable: try again in {RETRY_AFTER_SECONDS} seconds.",
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return unavailable_page(request)

@@ -282,8 +282,9 @@ def test_a_joint_assessment_from_start_to_the_letter(
 def test_an_autosave_the_server_refuses_says_so_in_the_status_line(
     live_server: Any, area: dict[str, Any], page: Page
 ) -> None:
-    """A NUL (pasted binary, say) cannot be stored: the autosave's status line says so, rather
-    than the refused answer being dropped and the page looking as if all were well."""
+    """A NUL (pasted binary, say) cannot be stored, and a save after the session has ended
+    cannot be made: each time the autosave's status line says so, rather than the refused
+    answer being dropped and the page looking as if all were well."""
     nina, hospital = area["nina"], area["hospital"]
     assessment = services.start_assessment(
         case_file=area["case_file"],
@@ -303,5 +304,14 @@ def test_an_autosave_the_server_refuses_says_so_in_the_status_line(
     assert_accessible(page)
     answer.fill("My garden")
     expect(status).to_contain_text("Saved at")
+    perspective.refresh_from_db()
+    assert perspective.answers["main_concern"] == "My garden"
+    # The session ends while she types (signed out elsewhere, say): the status line says so,
+    # where htmx would otherwise have swapped in the sign-in page, and nothing is saved.
+    page.context.clear_cookies(name="sessionid")
+    answer.fill("My garden and the allotment")
+    expect(status).to_contain_text("You have been signed out")
+    expect(status).to_contain_text("not saved")
+    assert_accessible(page)
     perspective.refresh_from_db()
     assert perspective.answers["main_concern"] == "My garden"
