@@ -7,7 +7,7 @@ import pytest
 from django import db
 from psycopg import errors
 
-from caretrust.ops.outage import is_database_unavailable
+from caretrust.ops.outage import is_database_unavailable, unavailable
 
 
 def wrapped(django_class: type[Exception], cause: Exception | None) -> Exception:
@@ -50,3 +50,16 @@ def test_a_querys_own_errors_are_not(django_class, cause):
 def test_other_exceptions_are_not():
     assert not is_database_unavailable(ValueError("x"))
     assert not is_database_unavailable(None)
+
+
+def test_an_htmx_request_is_told_in_a_fragment_when_to_retry(rf):
+    """An autosave during an outage: the status line says so (no database needed to say it)."""
+    request = rf.post("/sections/x/", HTTP_HX_REQUEST="true")
+    request.htmx = True
+
+    response = unavailable(request)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    body = response.content.decode()
+    assert "<html" not in body and "briefly unavailable" in body and "not saved" in body
