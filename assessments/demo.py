@@ -23,7 +23,8 @@ from assessments import services
 from assessments.formdata import publish_first_form_and_risks
 from assessments.models import Assessment, CarePlan, Section
 from caretrust.directory.models import Agency
-from caretrust.people.models import CarerLink, CaseFile, DataClass
+from caretrust.people.models import CaseFile, DataClass
+from caretrust.people.selectors import visible_carer_links
 from caretrust.people.validators import today_in_london
 from caretrust.sharing import services as sharing
 from caretrust.sharing.models import Evidence, Grantor, Purpose
@@ -293,10 +294,8 @@ def _joint(
     )
     services.sign_off_assessment(assessment=a, by=nina, agency=hospital)
 
-    carers = [
-        {"role": "carer", "carer_link": str(link.pk)}
-        for link in CarerLink.objects.filter(person=case_file.person)[:1]
-    ]
+    links = visible_carer_links(agency=hospital, user=nina, person_id=case_file.person_id)
+    carers = [{"role": "carer", "carer_link": str(link.pk)} for link in links[:1]]
     services.record_meeting(
         assessment=a,
         held_on=today - dt.timedelta(days=2),

@@ -74,7 +74,8 @@ from caretrust.events.contracts import (
     CARE_PACKAGE_ENDED,
 )
 from caretrust.events.services import emit
-from caretrust.people.models import CarerLink, CaseFile
+from caretrust.people.models import CaseFile
+from caretrust.people.selectors import visible_carer_links
 from caretrust.people.validators import NUL_MESSAGE, today_in_london, whole_number
 
 # Roles that may lead an assessment, write a section, record a meeting or agree a plan.
@@ -936,11 +937,14 @@ def record_meeting(
         _holding_lead(fresh, by, agency, "record the joint assessment meeting")
         if JointMeeting.objects.filter(assessment=fresh).exists():
             raise ValidationError("This assessment's meeting is recorded already.")
+        # Only carers the agency may see (the one rule): the meeting records the carer's name,
+        # which everyone who reads the assessment then sees. A carer whose record is not shared
+        # is refused in the same words as one who is not the person's carer at all.
         carer_links = {
             str(link.pk): link
-            for link in CarerLink.objects.filter(
-                person_id=fresh.case_file.person_id
-            ).select_related("carer")
+            for link in visible_carer_links(
+                agency=agency, user=by, person_id=fresh.case_file.person_id
+            )
         }
         rows: list[MeetingAttendee] = []
         for a in attendees:

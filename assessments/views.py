@@ -27,8 +27,8 @@ from assessments.models import (
 from assessments.scales import TABLES
 from caretrust.directory.access import agency_required
 from caretrust.directory.models import Agency, Membership
-from caretrust.people.models import CarerLink, CaseFile
-from caretrust.people.selectors import get_visible_person
+from caretrust.people.models import CaseFile
+from caretrust.people.selectors import get_visible_person, visible_carer_links
 from caretrust.people.validators import whole_number
 
 SERVICE_ROWS = 3
@@ -510,8 +510,8 @@ def meeting_new(request: HttpRequest, assessment_id: str) -> HttpResponse:
     assessment = selectors.get_assessment(
         user=request.user, agency=agency, assessment_id=assessment_id, purpose="meeting"
     )
-    links = list(
-        CarerLink.objects.filter(person_id=assessment.case_file.person_id).select_related("carer")
+    links = visible_carer_links(
+        agency=agency, user=request.user, person_id=assessment.case_file.person_id
     )
     choices = [
         (str(link.pk), f"{link.carer.full_name} ({link.get_relationship_display()})")

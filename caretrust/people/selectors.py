@@ -281,9 +281,22 @@ def person_record(*, user: Any, agency: Agency, person_id: object) -> PersonReco
         if linked
         else set()
     )
-    # A carer's name on this page is a sight of the carer's record too: account for it under
-    # the carer, so their own "who has seen my record" report includes it.
-    for other in sorted(linked, key=str):
+    # A carer is a person in their own right: the page names a linked person only where the
+    # one rule lets the agency see them (otherwise it says there is a carer, and how much care,
+    # which is the viewed person's own record). A name shown is a sight of that person's record
+    # too: account for it under them, so their own "who has seen my record" report includes it.
+    hidden = linked - visible
+    if hidden:
+        audit.record_denial(
+            actor=user,
+            agency=agency,
+            what="linked_person",
+            object_id=person.pk,
+            reason="not_shared",
+            person_id=person.pk,
+            withheld=sorted(str(pk) for pk in hidden),
+        )
+    for other in sorted(visible, key=str):
         audit.record(
             Action.PERSON_VIEWED,
             actor=user,
@@ -323,6 +336,19 @@ def person_record(*, user: Any, agency: Agency, person_id: object) -> PersonReco
         withheld,
         restricted_withheld,
         needed=(needed, restricted),
+    )
+
+
+def visible_carer_links(*, agency: Agency, user: Any, person_id: UUID | str) -> list[CarerLink]:
+    """The person's carers whom the agency may see (the one rule): the only carers a form may
+    offer by name, or a meeting record as present."""
+    return list(
+        CarerLink.objects.filter(
+            person_id=person_id,
+            carer_id__in=Person.objects.visible_to(agency, user).values("pk"),
+        )
+        .select_related("carer")
+        .order_by("-hours_per_week", "pk")
     )
 
 

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from assessments import services
 from assessments.models import OUTCOME_KEYS, JointMeeting
 from caretrust.people.models import CarerLink
-from tests.factories import PersonFactory
+from tests.factories import CaseFileFactory, PersonFactory
 
 TEAM = [
     {"role": "nurse", "name": "Nina Kowalski"},
@@ -97,23 +97,34 @@ def test_a_meeting_missing_what_the_law_or_the_process_needs_is_refused(
     assert not JointMeeting.objects.exists()
 
 
-def test_carers_come_from_the_persons_carer_links(assessment, hospital, nina):
+def test_carers_come_from_the_persons_carer_links_the_agency_may_see(
+    assessment, hospital, nina, council, carol
+):
     link = CarerLink.objects.create(
         person=assessment.case_file.person,
-        carer=PersonFactory(),
+        carer=CaseFileFactory(agency=hospital, person=PersonFactory()).person,
         relationship="daughter",
         hours_per_week=20,
     )
     stranger = CarerLink.objects.create(
         person=PersonFactory(), carer=PersonFactory(), relationship="son", hours_per_week=5
     )
-    with pytest.raises(ValidationError, match="one of the person's carers"):
-        _meeting(
-            assessment,
-            nina,
-            hospital,
-            attendees=[*TEAM, {"role": "carer", "carer_link": str(stranger.pk)}],
-        )
+    # The person's own carer, but known only to the council: the meeting would put their name
+    # in front of everyone who reads the assessment, so it is refused like a stranger.
+    unshared = CarerLink.objects.create(
+        person=assessment.case_file.person,
+        carer=CaseFileFactory(agency=council, lead_worker=carol, person=PersonFactory()).person,
+        relationship="son",
+        hours_per_week=5,
+    )
+    for refused in (stranger, unshared):
+        with pytest.raises(ValidationError, match="one of the person's carers"):
+            _meeting(
+                assessment,
+                nina,
+                hospital,
+                attendees=[*TEAM, {"role": "carer", "carer_link": str(refused.pk)}],
+            )
     meeting = _meeting(
         assessment,
         nina,

@@ -267,6 +267,30 @@ def test_the_meeting_form_records_the_meeting_with_the_persons_wishes(assessment
     assert "Stay at home with my dog." in page
 
 
+def test_the_meeting_form_offers_by_name_only_carers_the_agency_may_see(
+    assessment, hospital, council, carol, nina_client
+):
+    from caretrust.people.services import link_carer
+    from tests.factories import CaseFileFactory, PersonFactory
+
+    person = assessment.case_file.person
+    seen = CaseFileFactory(
+        agency=hospital, person=PersonFactory(given_name="Agatha", family_name="Sutcliffe")
+    ).person
+    unseen = CaseFileFactory(
+        agency=council,
+        lead_worker=carol,
+        person=PersonFactory(given_name="Bartholomew", family_name="Ormerod"),
+    ).person
+    for carer in (seen, unseen):
+        link_carer(person=person, carer=carer, relationship="son", hours_per_week=9, by=None)
+
+    page = nina_client.get(reverse("assessment_meeting", args=[assessment.pk])).content.decode()
+
+    assert "Agatha Sutcliffe (Son)" in page
+    assert "Ormerod" not in page and "Bartholomew" not in page
+
+
 def test_the_care_plan_form_refuses_168_plus_hours_on_the_field(
     assessment, hospital, nina, nina_client
 ):
