@@ -3,7 +3,8 @@
 Most people have consent between the council and the health agencies involved in their care,
 both ways; some consents have been withdrawn; one person has refused; one best-interests
 decision is past its review date; one break-glass access awaits its Caldicott guardian's
-review; and files carry a few notes, some restricted. Idempotent: a person who already has
+review; carers giving 20 hours a week or more have let their GP share their details with the
+council; and files carry a few notes, some restricted. Idempotent: a person who already has
 any basis, or a file that already has notes, is left alone. Each person's choices come from a
 generator seeded by their NHS number, so a re-run makes the same choices.
 """
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from caretrust.directory.models import Agency, AgencyKind, Membership, Role
 from caretrust.people import services as people
-from caretrust.people.models import CaseFile, CaseNote, DataClass, Person
+from caretrust.people.models import CarerLink, CaseFile, CaseNote, DataClass, Person
 from caretrust.people.validators import today_in_london
 from caretrust.sharing import services
 from caretrust.sharing.models import SharingBasis
@@ -190,6 +191,7 @@ def seed_sharing() -> dict[str, int]:
 
         _best_interests_past_review(council, acute, recorders, today, with_bases, add)
         _break_glass_awaiting_review(council, acute, add)
+        _carers_known_to_the_council(council, recorders, add)
     return made
 
 
@@ -231,6 +233,49 @@ def _best_interests_past_review(
     )
     services.apply_projection(person_id=person.pk, holding_agency=council, recipient_agency=acute)
     add("best interests decisions")
+
+
+# A carer giving this much care a week has agreed to be contacted about a carer's assessment.
+CARER_CONSENT_HOURS = 20
+
+
+def _carers_known_to_the_council(council: Agency, recorders: dict[int, Any], add: Any) -> None:
+    """A carer is a person in their own right, and a person's page names a carer only where
+    the council may see them. Carers giving 20 hours or more a week to someone the council
+    works with have agreed that their GP share their details with it (for a carer's
+    assessment); the others are shown as a carer whose record is not shared."""
+    known = Person.objects.visible_to(council).values("pk")
+    links = (
+        CarerLink.objects.filter(person__case_files__agency=council)
+        .filter(hours_per_week__gte=CARER_CONSENT_HOURS)
+        .exclude(carer__in=known)
+        .exclude(carer__sharing_bases__recipient_agency=council)  # a re-run, or a refusal
+        .select_related("carer")
+        .order_by("carer__nhs_number")
+        .distinct()
+    )
+    for link in links:
+        holder = (
+            CaseFile.objects.filter(person=link.carer)
+            .exclude(agency=council)
+            .select_related("agency")
+            .order_by("agency__slug")
+            .first()
+        )
+        if holder is None or recorders.get(holder.agency_id) is None:
+            continue
+        services.record_consent(
+            person=link.carer,
+            holding_agency=holder.agency,
+            recipient_agency=council,
+            data_classes=[DataClass.DEMOGRAPHICS],
+            purpose="direct_care",
+            grantor="person",
+            grantor_name=link.carer.full_name,
+            evidence="verbal",
+            by=recorders[holder.agency_id],
+        )
+        add("carers' consents")
 
 
 def _break_glass_awaiting_review(council: Agency, acute: Agency, add: Any) -> None:
